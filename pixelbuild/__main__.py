@@ -1,0 +1,5 @@
+"""`python -m pixelbuild`."""
+
+from pixelbuild.cli import main
+
+raise SystemExit(main())

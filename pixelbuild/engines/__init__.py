@@ -1,0 +1,36 @@
+"""Engines turn generation requests into images. `get_engine(name)` loads one lazily."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from pixelbuild.engines.base import Engine, GenerateRequest, LoraRef, ModelRef, ProgressFn
+from pixelbuild.errors import EngineError
+
+# name -> "module:factory"; the module is imported only when the engine is first used.
+ENGINES: dict[str, str] = {
+    "procedural": "pixelbuild.engines.procedural:ProceduralEngine",
+    "diffusers": "pixelbuild.engines.sdxl:DiffusersEngine",
+}
+
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "GenerateRequest",
+    "LoraRef",
+    "ModelRef",
+    "ProgressFn",
+    "get_engine",
+]
+
+
+def get_engine(name: str, **options: object) -> Engine:
+    """Create the engine called `name`; options come from the project settings and the CLI."""
+    try:
+        target = ENGINES[name]
+    except KeyError:
+        known = ", ".join(sorted(ENGINES))
+        raise EngineError(f"unknown engine {name!r} (known: {known})") from None
+    module_name, _, factory = target.partition(":")
+    module = import_module(module_name)
+    return getattr(module, factory)(**options)

@@ -1,0 +1,95 @@
+"""The engine interface: a batch of generation requests in, one RGBA image per request out.
+
+Engines are looked up by name (`engine: procedural` in the manifest). Everything that decides an
+image's pixels is in the request, so the build can key a generate step on the request alone; an
+engine adds its own code version through `version`. Heavy libraries (torch, diffusers) are imported
+inside `generate`, never at module import, so planning a build stays instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class LoraRef:
+    """A LoRA applied to one request: its file (already fingerprinted) and weight."""
+
+    name: str
+    path: Path
+    digest: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A model as the manifest names it, resolved to where its weights live.
+
+    `source` is one of "hub" (a repository id looked up in the local Hugging Face cache),
+    "folder" (a diffusers folder) or "file" (a single-file checkpoint). `digest` fingerprints the
+    weights' content, so renaming a model does not rebuild and swapping its file does.
+    """
+
+    name: str
+    source: str
+    location: str
+    digest: str
+    vae: str | None = None
+    config: str | None = None
+    allow_pickle: bool = False
+    dtype: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """Everything that decides one generated image.
+
+    `width` and `height` are the canvas the engine paints at (the pixelize step reduces it to the
+    entry's target size). `init_image` plus `strength` asks for img2img from a base image (used to
+    keep an animation's frames consistent); `tileable` asks for an image that wraps at its edges.
+    """
+
+    entry: str
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    negative_prompt: str = ""
+    steps: int = 30
+    guidance: float = 7.0
+    scheduler: str = "euler_a"
+    model: ModelRef | None = None
+    loras: tuple[LoraRef, ...] = ()
+    tileable: bool = False
+    init_image: np.ndarray | None = field(default=None, compare=False, hash=False)
+    strength: float = 0.6
+    frame: int = 0
+    frames: int = 1
+
+
+# (request index, step done, steps in all) -> None. Called as generation progresses.
+ProgressFn = Callable[[int, int, int], None]
+
+
+class Engine(Protocol):
+    """What the build needs from an engine."""
+
+    name: str
+    #: Bumped whenever the engine's code would paint different pixels for the same request.
+    version: str
+
+    def batch_key(self, request: GenerateRequest) -> Hashable:
+        """Requests with equal batch keys may run through one call (same model, LoRAs, canvas...)."""
+
+    def generate(
+        self, requests: Sequence[GenerateRequest], progress: ProgressFn | None = None
+    ) -> list[np.ndarray]:
+        """Paint one image per request: uint8 arrays of shape (height, width, 4), RGBA."""
+
+    def close(self) -> None:
+        """Free what the engine holds (GPU memory, compiled engines). Idempotent."""

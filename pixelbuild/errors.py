@@ -1,0 +1,59 @@
+"""Errors pixelbuild reports to the user, each with a place to point at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A position in a text file, 1-based, as editors show it."""
+
+    file: Path
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class PixelbuildError(Exception):
+    """Base of every error that is the user's to fix; the CLI prints it without a traceback."""
+
+    exit_code = 1
+
+
+class Issue(PixelbuildError):
+    """One problem at one place, e.g. a bad field of the manifest or a broken line of a palette."""
+
+    def __init__(self, message: str, location: Location | None = None, entry: str | None = None):
+        self.message = message
+        self.location = location
+        self.entry = entry
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        entry = f"{self.entry}: " if self.entry else ""
+        return f"{where}{entry}{self.message}"
+
+
+class ManifestError(PixelbuildError):
+    """All problems found in a manifest (or a profile), reported at once."""
+
+    exit_code = 2
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        noun = "error" if len(issues) == 1 else "errors"
+        body = "\n".join(f"  {issue}" for issue in issues)
+        super().__init__(f"{len(issues)} {noun} in the manifest:\n{body}")
+
+
+class EngineError(PixelbuildError):
+    """An engine could not produce an image: no GPU, missing model, out of memory, ..."""
+
+
+class OwnershipError(PixelbuildError):
+    """A write would clobber a file pixelbuild did not write (or one edited by hand)."""
