@@ -1,0 +1,259 @@
+"""`pixelize`: smooth (diffusion) image -> true pixel art of a known size on a fixed palette."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import alpha as alpha_ops
+from .dither import PERIODS, dither_cells, dither_period
+from .oklab import srgb_to_oklab
+from .palettes import parse_hex_color
+from .quantize import palette_map
+from .reduce import (
+    axis_samples,
+    best_start,
+    cell_counts,
+    edge_profile,
+    expand_outlines,
+    gather_blocks,
+    kcentroid_colors,
+    majority,
+    median_colors,
+)
+
+METHODS = ("majority", "nearest", "median", "kcentroid", "contrast")
+
+
+@dataclass(frozen=True, slots=True)
+class PixelParams:
+    """Resolved pixelize settings (the manifest's PixelSettings with defaults applied)."""
+
+    method: str = "majority"
+    phase_search: bool = True
+    dither: str = "none"
+    dither_strength: float = 0.5
+    background: str = "auto"
+    tolerance: float = 0.08
+    remove_orphans: bool = True
+    outline: str = "none"
+    upscale: int = 1
+    tileable: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            known = ", ".join(METHODS)
+            raise ValueError(f"unknown method {self.method!r}; expected one of {known}")
+        if self.dither != "none" and self.dither not in PERIODS:
+            raise ValueError(f"unknown dither {self.dither!r}; expected none or bayer2/4/8")
+        if not 0.0 <= self.dither_strength <= 1.0:
+            raise ValueError("dither_strength must be within 0..1")
+        if self.background not in ("auto", "none"):
+            parse_hex_color(self.background)
+        if self.outline not in ("auto", "none"):
+            parse_hex_color(self.outline)
+        if self.tolerance < 0:
+            raise ValueError("tolerance must be >= 0")
+        if int(self.upscale) != self.upscale or self.upscale < 1:
+            raise ValueError("upscale must be a positive integer")
+
+
+def _as_image(image: np.ndarray) -> np.ndarray:
+    a = np.asarray(image)
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"expected an (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {a.dtype}")
+    return a
+
+
+# OKLab of every 6-bit sRGB cell centre, for cheap colour-distance masks over whole images.
+_CELL_LAB: np.ndarray | None = None
+
+
+def _cell_lab() -> np.ndarray:
+    global _CELL_LAB
+    if _CELL_LAB is None:
+        v = (np.arange(64) * 4 + 1.5).astype(np.float32)
+        g = np.stack(np.meshgrid(v, v, v, indexing="ij"), axis=-1).reshape(-1, 3)
+        _CELL_LAB = srgb_to_oklab(g)
+    return _CELL_LAB
+
+
+def _cells6(rgb: np.ndarray) -> np.ndarray:
+    r = rgb[..., 0].astype(np.int32)
+    g = rgb[..., 1].astype(np.int32)
+    b = rgb[..., 2].astype(np.int32)
+    return ((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2)
+
+
+def _near_mask(rgb: np.ndarray, target_lab: np.ndarray, tol: float) -> np.ndarray:
+    """Pixels within `tol` (OKLab) of a colour, through the 6-bit cell table (exact to ~1/100)."""
+    d = ((_cell_lab() - target_lab[None, :]) ** 2).sum(axis=1) <= np.float32(tol * tol)
+    return d[_cells6(rgb)]
+
+
+def _border_color(rgb: np.ndarray, transparent: np.ndarray | None, idx: np.ndarray):
+    """The background colour (OKLab) read from the image border, or None if the border is clear."""
+    edge = np.zeros(rgb.shape[:2], dtype=bool)
+    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = True
+    if transparent is not None:
+        opaque_edge = edge & ~transparent
+        if opaque_edge.sum() * 4 < edge.sum():
+            return None
+        edge = opaque_edge
+    ids = idx[edge]
+    mode = np.bincount(ids).argmax()
+    return np.median(srgb_to_oklab(rgb[edge][ids == mode]), axis=0).astype(np.float32)
+
+
+def pixelize(
+    image: np.ndarray,
+    size: tuple[int, int],
+    palette: np.ndarray,
+    params: PixelParams | None = None,
+) -> np.ndarray:
+    """Reduce `image` (uint8 RGB/RGBA, any size) to `size` = (width, height) on `palette` (K, 3).
+
+    Returns uint8 (height, width, 4): RGB only from the palette, alpha 0 or 255, transparent RGB 0.
+    Deterministic. The upscale setting is not applied here (see `upscale`).
+    """
+    p = params or PixelParams()
+    img = _as_image(image)
+    w, h = int(size[0]), int(size[1])
+    if w < 1 or h < 1:
+        raise ValueError(f"target size must be positive, got {size}")
+    pal = np.ascontiguousarray(palette, dtype=np.uint8).reshape(-1, 3)
+    if len(pal) == 0:
+        raise ValueError("empty palette")
+    pm = palette_map(pal)
+    k = len(pal)
+
+    if img.shape[0] < h or img.shape[1] < w:  # smaller than the target: nearest upscale first
+        fy, fx = math.ceil(h / img.shape[0]), math.ceil(w / img.shape[1])
+        img = np.repeat(np.repeat(img, fy, axis=0), fx, axis=1)
+    H, W = img.shape[:2]
+    rgb = img[..., :3]
+    transparent = img[..., 3] < 128 if img.shape[2] == 4 else None
+    scale = min(H / h, W / w)
+
+    lab = None
+    if p.method == "contrast":
+        lab = srgb_to_oklab(rgb)
+        rgb = expand_outlines(rgb, lab[..., 0], scale)
+        lab = None
+    idx = pm.index(rgb)
+    code = idx if transparent is None else np.where(transparent, k, idx)
+
+    # Background candidates (source resolution): near the border colour or the key colour.
+    cand = None
+    if p.background != "none":
+        if p.background == "auto":
+            bg = _border_color(rgb, transparent, idx)
+        else:
+            bg = srgb_to_oklab(np.array(parse_hex_color(p.background), dtype=np.uint8))
+        if bg is not None:
+            cand = _near_mask(rgb, bg, p.tolerance)
+            if transparent is not None:
+                cand &= ~transparent
+
+    x0 = y0 = 0.0
+    if p.phase_search:
+        x0 = best_start(edge_profile(code, 1), W, w)
+        y0 = best_start(edge_profile(code, 0), H, h)
+    ys, xs = axis_samples(H, h, y0), axis_samples(W, w, x0)
+
+    nb = k + 1
+    full = code if cand is None else code + cand.astype(np.int32) * nb
+    counts = cell_counts(gather_blocks(full, ys, xs), nb if cand is None else 2 * nb)
+    col_all = counts[:, :nb] if cand is None else counts[:, :nb] + counts[:, nb:]
+    n = counts.sum(axis=1)
+    clear = (col_all[:, k] * 2 > n).reshape(h, w)
+    removed = clear
+    col = col_all[:, :k]
+    if cand is not None:
+        bgc = counts[:, nb : nb + k]
+        passable = ((col_all[:, k] + bgc.sum(axis=1)) * 2 > n).reshape(h, w)
+        if p.background == "auto":
+            removed = clear | alpha_ops.flood_from_border(passable, wrap=p.tileable)
+        else:
+            removed = clear | passable
+        # No halo: next to removed background, background-coloured pixels do not vote.
+        edge = (alpha_ops.dilate8(removed) & ~removed).ravel()
+        rest = col - bgc
+        use = edge & (rest.sum(axis=1) > 0)
+        col = col.copy()
+        col[use] = rest[use]
+
+    choice = majority(col, pm)
+    if p.method in ("nearest", "median", "kcentroid"):
+        valid = None if transparent is None else ~gather_blocks(transparent, ys, xs)
+        if p.method == "nearest":
+            c = code[ys[:, ys.shape[1] // 2][:, None], xs[:, xs.shape[1] // 2][None, :]].ravel()
+            ok = c < k
+            choice = np.where(ok, c, choice)
+        else:
+            if p.method == "median":
+                rep = srgb_to_oklab(median_colors(gather_blocks(rgb, ys, xs), valid))
+            else:
+                lab = srgb_to_oklab(rgb)
+                rep = kcentroid_colors(gather_blocks(lab, ys, xs), valid)
+            ok = ~np.isnan(rep).any(axis=1)
+            if ok.any():
+                choice[ok] = pm.snap_lab(rep[ok])
+
+    period = dither_period(p.dither, w, h, p.tileable)
+    if period and p.dither_strength > 0:
+        blocks = gather_blocks(rgb, ys, xs).astype(np.float32)
+        wt = (
+            np.ones(blocks.shape[:4], np.float32)
+            if transparent is None
+            else (~gather_blocks(transparent, ys, xs)).astype(np.float32)
+        )
+        tot = np.maximum(wt.sum(axis=(1, 3)), 1e-6)[..., None]
+        mean = (blocks * wt[..., None]).sum(axis=(1, 3)) / tot
+        var = ((blocks**2) * wt[..., None]).sum(axis=(1, 3)) / tot - mean**2
+        smooth = (np.sqrt(np.maximum(var, 0).sum(-1)) < 24.0).ravel()
+        dithered = dither_cells(srgb_to_oklab(mean), pm, period, p.dither_strength).ravel()
+        choice = np.where(smooth, dithered, choice)
+
+    out_idx = np.where(removed.ravel(), alpha_ops.TRANSPARENT, choice).reshape(h, w)
+    if p.remove_orphans:
+        out_idx = alpha_ops.remove_orphans(out_idx, wrap=p.tileable)
+    if p.outline != "none":
+        if p.outline == "auto":
+            oc = int(np.argmin(pm.lab[:, 0]))
+        else:
+            oc = int(pm.snap_lab(srgb_to_oklab(np.array(parse_hex_color(p.outline), np.uint8))))
+        out_idx = alpha_ops.add_outline(out_idx, oc, wrap=p.tileable)
+    return compose(out_idx, pal)
+
+
+def compose(idx: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Index map (h, w; TRANSPARENT = -1) -> RGBA uint8 with transparent pixels all zero."""
+    out = np.zeros((*idx.shape, 4), dtype=np.uint8)
+    opaque = idx >= 0
+    out[opaque, :3] = palette[idx[opaque]]
+    out[opaque, 3] = 255
+    return out
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour integer upscale (for previews)."""
+    if int(factor) != factor or factor < 1:
+        raise ValueError("upscale factor must be a positive integer")
+    a = np.asarray(image)
+    if factor == 1:
+        return a.copy()
+    return np.repeat(np.repeat(a, factor, axis=0), factor, axis=1)
+
+
+def palette_colors(image: np.ndarray) -> set[tuple[int, int, int]]:
+    """The set of opaque colours an RGB(A) image uses."""
+    a = np.asarray(image)
+    px = a.reshape(-1, a.shape[-1])
+    if a.shape[-1] == 4:
+        px = px[px[:, 3] > 0]
+    return {tuple(int(v) for v in c) for c in np.unique(px[:, :3], axis=0)}
