@@ -1,0 +1,279 @@
+"""Rectangle packing for atlases: MaxRects (best short side fit), no rotation, deterministic.
+
+Padding and extrusion are handled by inflating every rect to a *cell* of
+`(w + 2*extrude + padding, h + 2*extrude + padding)` and packing cells into a bin that is `padding`
+larger than the texture; the sprite sits `extrude` pixels inside its cell. So two sprites' extruded
+borders are at least `padding` apart, and every extruded border lies inside the texture.
+
+The free-rectangle list is kept as numpy arrays: scoring, splitting and pruning (dropping free
+rects contained in others, and ones too small for any rect still to come) are vectorised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one sprite went: its own pixels, without extrusion."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+Cells = Sequence[tuple[int, int]]
+#: A packer for the size search: `(cells, bin_w, bin_h) -> [(x, y), ...]` in input order, or None.
+BinPacker = Callable[[Cells, int, int], "list[tuple[int, int]] | None"]
+
+_BIG = np.int64(1 << 40)
+
+
+def _maxrects(cells: Cells, bin_w: int, bin_h: int) -> list[tuple[int, int]] | None:
+    """Pack `cells` into one `bin_w` x `bin_h` bin; positions in input order, or None if one fails.
+
+    Order: decreasing height, then width, then input index (stable, hash-free).
+    """
+    n = len(cells)
+    ws = np.fromiter((c[0] for c in cells), dtype=np.int64, count=n)
+    hs = np.fromiter((c[1] for c in cells), dtype=np.int64, count=n)
+    order = np.lexsort((np.arange(n), -ws, -hs))
+    # Smallest width / height among the cells still to place after step k (suffix minima).
+    min_w_after = [*np.minimum.accumulate(ws[order][::-1])[::-1].tolist()[1:], 1 << 40]
+    min_h_after = [*np.minimum.accumulate(hs[order][::-1])[::-1].tolist()[1:], 1 << 40]
+
+    # Free rects as left, top, right, bottom.
+    fl = np.array([0], dtype=np.int64)
+    ft = np.array([0], dtype=np.int64)
+    fr = np.array([bin_w], dtype=np.int64)
+    fb = np.array([bin_h], dtype=np.int64)
+    out: list[tuple[int, int]] = [(0, 0)] * n
+    prev_need = (0, 0)
+    for step, k in enumerate(order.tolist()):
+        w, h = cells[k]
+        slack_w = fr - fl - w
+        slack_h = fb - ft - h
+        fits = (slack_w >= 0) & (slack_h >= 0)
+        if not fits.any():
+            return None
+        short = np.minimum(slack_w, slack_h)
+        score = np.where(fits, short * _BIG + np.maximum(slack_w, slack_h), np.iinfo(np.int64).max)
+        best = int(score.argmin())
+        x, y = int(fl[best]), int(ft[best])
+        out[k] = (x, y)
+        r, b = x + w, y + h
+
+        hit = (fl < r) & (fr > x) & (ft < b) & (fb > y)
+        hl, ht, hr, hb = fl[hit], ft[hit], fr[hit], fb[hit]
+        keep = ~hit
+        fl, ft, fr, fb = fl[keep], ft[keep], fr[keep], fb[keep]
+        # The up-to-four maximal pieces of each hit free rect around the placed one.
+        pl = np.concatenate((hl, np.maximum(hl, r), hl, hl))
+        pt = np.concatenate((ht, ht, ht, np.maximum(ht, b)))
+        pr = np.concatenate((np.minimum(hr, x), hr, hr, hr))
+        pb = np.concatenate((hb, hb, np.minimum(hb, y), hb))
+        need_w, need_h = min_w_after[step], min_h_after[step]
+        useful = (pr - pl >= need_w) & (pb - pt >= need_h)
+        if (need_w, need_h) != prev_need:
+            prev_need = (need_w, need_h)
+            big = (fr - fl >= need_w) & (fb - ft >= need_h)
+            fl, ft, fr, fb = fl[big], ft[big], fr[big], fb[big]
+        pl, pt, pr, pb = pl[useful], pt[useful], pr[useful], pb[useful]
+        if pl.size:
+            # Drop pieces inside a kept free rect (kept ones are never inside a piece).
+            inside = (
+                (pl[:, None] >= fl)
+                & (pt[:, None] >= ft)
+                & (pr[:, None] <= fr)
+                & (pb[:, None] <= fb)
+            ).any(axis=1)
+            pl, pt, pr, pb = pl[~inside], pt[~inside], pr[~inside], pb[~inside]
+        if pl.size > 1:
+            # Drop pieces inside another piece; of equal pieces keep the first.
+            within = (
+                (pl[:, None] >= pl)
+                & (pt[:, None] >= pt)
+                & (pr[:, None] <= pr)
+                & (pb[:, None] <= pb)
+            )
+            same = (
+                (pl[:, None] == pl)
+                & (pt[:, None] == pt)
+                & (pr[:, None] == pr)
+                & (pb[:, None] == pb)
+            )
+            idx = np.arange(pl.size)
+            drop = (within & ~same).any(axis=1) | (same & (idx[None, :] < idx[:, None])).any(axis=1)
+            pl, pt, pr, pb = pl[~drop], pt[~drop], pr[~drop], pb[~drop]
+        fl = np.concatenate((fl, pl))
+        ft = np.concatenate((ft, pt))
+        fr = np.concatenate((fr, pr))
+        fb = np.concatenate((fb, pb))
+    return out
+
+
+def _used_extent(cells: Cells, positions: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    right = max((x + c[0] for c, (x, _) in zip(cells, positions, strict=True)), default=0)
+    bottom = max((y + c[1] for c, (_, y) in zip(cells, positions, strict=True)), default=0)
+    return right, bottom
+
+
+def search_size(
+    cells: Cells,
+    packer: BinPacker = _maxrects,
+    *,
+    padding: int = 0,
+    power_of_two: bool = False,
+    max_size: int = 4096,
+) -> tuple[tuple[int, int], list[tuple[int, int]]] | None:
+    """Find a small texture for `cells` (already inflated by `padding`); the bin is `padding`
+    larger than the texture. Returns `((w, h), positions)` or None when nothing up to
+    `max_size` fits. Any `packer` with the `BinPacker` signature can be searched the same way
+    (the bench runs rectpack through it).
+
+    Power of two: sizes in increasing area (then squarer, then wider first); the first that packs
+    wins. Otherwise: for a few widths around the square root of the cell area, the smallest
+    height that packs (grown by 3% steps from the area bound, then bisected to 0.5%), and the
+    result cropped to the used extent; the smallest area wins (ties: squarer, then narrower).
+    """
+    if not cells:
+        return (1, 1), []
+    area = sum(w * h for w, h in cells)
+    most_w = max(w for w, _ in cells) - padding
+    most_h = max(h for _, h in cells) - padding
+    if most_w > max_size or most_h > max_size:
+        return None
+    if power_of_two:
+        sides = [1 << k for k in range(max_size.bit_length()) if (1 << k) <= max_size]
+        options = sorted(
+            ((w, h) for w in sides for h in sides if w >= most_w and h >= most_h),
+            key=lambda s: (s[0] * s[1], abs(s[0].bit_length() - s[1].bit_length()), -s[0]),
+        )
+        for w, h in options:
+            if (w + padding) * (h + padding) < area:
+                continue
+            positions = packer(cells, w + padding, h + padding)
+            if positions is not None:
+                return (w, h), positions
+        return None
+
+    limit = max_size + padding
+    side = math.sqrt(area)
+    widths = sorted({min(limit, max(most_w + padding, round(side * f))) for f in (1.0, 0.85, 1.2)})
+    best: tuple[tuple[int, int, int], tuple[int, int], list[tuple[int, int]]] | None = None
+    for bin_w in widths:
+        found = _smallest_height(
+            cells, packer, bin_w, max(most_h + padding, -(-area // bin_w)), limit
+        )
+        if found is None:
+            continue
+        positions = found
+        right, bottom = _used_extent(cells, positions)
+        size = (right - padding, bottom - padding)
+        key = (size[0] * size[1], max(size), size[0])
+        if best is None or key < best[0]:
+            best = (key, size, positions)
+    return None if best is None else (best[1], best[2])
+
+
+def _smallest_height(
+    cells: Cells, packer: BinPacker, bin_w: int, low: int, limit: int
+) -> list[tuple[int, int]] | None:
+    """Positions for the smallest bin height (to 0.5%) at width `bin_w`, or None up to `limit`."""
+    failed = low - 1
+    height = low
+    while True:
+        height = min(height, limit)
+        positions = packer(cells, bin_w, height)
+        if positions is not None:
+            break
+        failed = height
+        if height >= limit:
+            return None
+        height = max(height + 1, math.ceil(height * 1.03))
+    # Bisect between the last failure and the success.
+    good, good_positions = height, positions
+    while good - failed > max(1, good // 200):
+        mid = (good + failed) // 2
+        positions = packer(cells, bin_w, mid)
+        if positions is None:
+            failed = mid
+        else:
+            good, good_positions = mid, positions
+    return good_positions
+
+
+def pack_rects(
+    sizes: Sequence[tuple[int, int]],
+    *,
+    padding: int = 1,
+    extrude: int = 0,
+    power_of_two: bool = False,
+    max_size: int = 4096,
+) -> tuple[tuple[int, int], list[Placement]]:
+    """Pack `(w, h)` sizes into one texture; returns `((tex_w, tex_h), placements)` in input order.
+
+    MaxRects with best short side fit, no rotation; deterministic (depends only on the sequence of
+    sizes). `padding` transparent pixels separate neighbouring sprites' extruded borders;
+    `extrude` pixels around each sprite are reserved for `atlas_image` to repeat edge pixels into.
+    Raises ValueError naming the sizes when they do not fit in `max_size` x `max_size`.
+    An empty `sizes` gives `((1, 1), [])`.
+    """
+    if padding < 0 or extrude < 0:
+        raise ValueError("padding and extrude must not be negative")
+    for w, h in sizes:
+        if w < 1 or h < 1:
+            raise ValueError(f"cannot pack a {w}x{h} rect: sizes must be at least 1x1")
+    grow = 2 * extrude + padding
+    cells = [(int(w) + grow, int(h) + grow) for w, h in sizes]
+    found = search_size(cells, padding=padding, power_of_two=power_of_two, max_size=max_size)
+    if found is None:
+        too_big = [s for s in sizes if max(s[0], s[1]) + 2 * extrude > max_size]
+        named = too_big or list(sizes)
+        listed = ", ".join(f"{w}x{h}" for w, h in named[:20])
+        more = f" and {len(named) - 20} more" if len(named) > 20 else ""
+        why = "larger than" if too_big else "do not fit together in"
+        raise ValueError(
+            f"{len(named)} sprite sizes {why} {max_size}x{max_size} "
+            f"(padding {padding}, extrude {extrude}): {listed}{more}"
+        )
+    size, positions = found
+    placements = [
+        Placement(x + extrude, y + extrude, int(w), int(h))
+        for (x, y), (w, h) in zip(positions, sizes, strict=True)
+    ]
+    return size, placements
+
+
+def atlas_image(
+    images: Sequence[np.ndarray],
+    size: tuple[int, int],
+    placements: Sequence[Placement],
+    extrude: int = 0,
+) -> np.ndarray:
+    """Compose RGBA `images` at `placements` on a transparent `size` texture (uint8 `(h, w, 4)`),
+    repeating each image's edge pixels `extrude` pixels outwards (against sampling bleed)."""
+    tex_w, tex_h = size
+    atlas = np.zeros((tex_h, tex_w, 4), dtype=np.uint8)
+    if len(images) != len(placements):
+        raise ValueError(f"{len(images)} images but {len(placements)} placements")
+    for i, (image, place) in enumerate(zip(images, placements, strict=True)):
+        pixels = np.asarray(image, dtype=np.uint8)
+        if pixels.shape != (place.height, place.width, 4):
+            raise ValueError(
+                f"image {i} is {pixels.shape}, its placement is {place.width}x{place.height} RGBA"
+            )
+        x0, y0 = place.x - extrude, place.y - extrude
+        x1, y1 = place.x + place.width + extrude, place.y + place.height + extrude
+        if x0 < 0 or y0 < 0 or x1 > tex_w or y1 > tex_h:
+            raise ValueError(f"image {i} with extrusion {extrude} lies outside {tex_w}x{tex_h}")
+        if extrude:
+            pixels = np.pad(pixels, ((extrude, extrude), (extrude, extrude), (0, 0)), mode="edge")
+        atlas[y0:y1, x0:x1] = pixels
+    return atlas
