@@ -182,7 +182,9 @@ def build_pipeline(arch: str = "tiny", seed: int = 0):
     """A StableDiffusionXLPipeline with random weights (in memory)."""
     from diffusers import StableDiffusionXLPipeline
 
-    return StableDiffusionXLPipeline(**build_components(arch, seed), force_zeros_for_empty_prompt=True)
+    return StableDiffusionXLPipeline(
+        **build_components(arch, seed), force_zeros_for_empty_prompt=True
+    )
 
 
 # --- diffusers -> original (SGM) key layout ------------------------------------------------
@@ -222,8 +224,10 @@ def unet_key_to_sgm(key: str, config: dict[str, Any]) -> str:
     if m := re.match(r"down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", key):
         b, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
         n = 1 + b * (lpb + 1) + j
-        return f"input_blocks.{n}.0.{_resnet_rest(rest)}" if kind == "resnets" else (
-            f"input_blocks.{n}.1.{rest}"
+        return (
+            f"input_blocks.{n}.0.{_resnet_rest(rest)}"
+            if kind == "resnets"
+            else (f"input_blocks.{n}.1.{rest}")
         )
     if m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)", key):
         return f"input_blocks.{(int(m[1]) + 1) * (lpb + 1)}.0.op.{m[2]}"
@@ -234,8 +238,10 @@ def unet_key_to_sgm(key: str, config: dict[str, Any]) -> str:
     if m := re.match(r"up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", key):
         b, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
         n = b * (lpb + 1) + j
-        return f"output_blocks.{n}.0.{_resnet_rest(rest)}" if kind == "resnets" else (
-            f"output_blocks.{n}.1.{rest}"
+        return (
+            f"output_blocks.{n}.0.{_resnet_rest(rest)}"
+            if kind == "resnets"
+            else (f"output_blocks.{n}.1.{rest}")
         )
     if m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)", key):
         b = int(m[1])
@@ -256,7 +262,13 @@ def _vae_key_to_sgm(key: str, n_up: int) -> str:
     if m := re.match(r"(encoder|decoder)\.mid_block\.resnets\.(\d+)\.(.+)", key):
         return f"{m[1]}.mid.block_{int(m[2]) + 1}.{m[3]}"
     if m := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.+)", key):
-        names = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+        names = {
+            "group_norm": "norm",
+            "to_q": "q",
+            "to_k": "k",
+            "to_v": "v",
+            "to_out.0": "proj_out",
+        }
         rest = m[2]
         for new, old in names.items():
             if rest.startswith(new + "."):
@@ -283,7 +295,9 @@ def _openclip_state(sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch
             base = f"{prefix}transformer.resblocks.{i}."
             if rest.startswith("self_attn.q_proj."):
                 kind = rest.rsplit(".", 1)[1]
-                qkv = [sd[f"text_model.encoder.layers.{i}.self_attn.{p}_proj.{kind}"] for p in "qkv"]
+                qkv = [
+                    sd[f"text_model.encoder.layers.{i}.self_attn.{p}_proj.{kind}"] for p in "qkv"
+                ]
                 out[f"{base}attn.in_proj_{kind}"] = torch.cat(qkv, 0)
             elif rest.startswith(("self_attn.k_proj.", "self_attn.v_proj.")):
                 continue
@@ -398,7 +412,8 @@ def build_tiny_assets(root: Path, seed: int = 0) -> TinyAssets:
         state, alpha = make_lora_state(ucfg, lora_seed)
         path = root / f"lora_{name}.safetensors"
         StableDiffusionXLPipeline.save_lora_weights(
-            root, unet_lora_layers={k.removeprefix("unet."): v for k, v in state.items()},
+            root,
+            unet_lora_layers={k.removeprefix("unet."): v for k, v in state.items()},
             weight_name=path.name,
         )
         paths[name] = path
