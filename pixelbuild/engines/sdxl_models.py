@@ -3,8 +3,8 @@
 Models come from the local Hugging Face cache ("hub"), a diffusers folder ("folder") or one
 `.safetensors` checkpoint ("file"). Nothing is downloaded unless the engine was created with
 `allow_download=True`; pickle formats are refused unless the manifest allows them. Every failure
-is an `EngineError` that names the entries, the model and what to do. torch and diffusers are imported
-inside the functions only.
+is an `EngineError` that names the entries, the model and what to do. torch and diffusers are
+imported inside the functions only.
 """
 
 from __future__ import annotations

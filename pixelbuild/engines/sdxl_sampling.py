@@ -1,4 +1,4 @@
-"""Sampling helpers for the diffusers engine: schedulers by name, seamless tiling, image conversion."""
+"""Sampling helpers for the diffusers engine: schedulers by name, seamless tiles, images."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def circular_padding(modules: Iterable[Any]) -> Iterator[None]:
 def to_rgba(images: np.ndarray) -> list[np.ndarray]:
     """Float images (N, H, W, 3) in [0, 1] -> uint8 RGBA arrays, alpha 255."""
     rgb = np.clip(np.rint(np.asarray(images, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-    alpha = np.full(rgb.shape[:3] + (1,), 255, dtype=np.uint8)
+    alpha = np.full((*rgb.shape[:3], 1), 255, dtype=np.uint8)
     return [np.ascontiguousarray(img) for img in np.concatenate([rgb, alpha], axis=-1)]
 
 
