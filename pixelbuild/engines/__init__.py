@@ -34,3 +34,8 @@ def get_engine(name: str, **options: object) -> Engine:
     module_name, _, factory = target.partition(":")
     module = import_module(module_name)
     return getattr(module, factory)(**options)
+
+
+# Bumped when an engine would paint different pixels for the same request; part of every
+# generate key. Kept here (not on the engine classes) so planning never imports an engine.
+ENGINE_VERSIONS: dict[str, str] = {"procedural": "1", "diffusers": "1"}

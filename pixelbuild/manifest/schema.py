@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN, description="A name: letters, digits, '_', '.', '-'.")]
+Name = Annotated[
+    str, Field(pattern=NAME_PATTERN, description="A name: letters, digits, '_', '.', '-'.")
+]
 Color = Annotated[str, Field(pattern=COLOR_PATTERN, description="A colour as '#rgb' or '#rrggbb'.")]
 PositiveInt = Annotated[int, Field(ge=1)]
 Size = Annotated[
@@ -96,7 +98,8 @@ class PixelSettings(Strict):
         None, description="Drop single pixels with no neighbour of their colour (default true)."
     )
     outline: Color | Literal["auto", "none"] | None = Field(
-        None, description="A 1-px outline: a colour, 'auto' (the darkest palette colour), or 'none'."
+        None,
+        description="A 1-px outline: a colour, 'auto' (the darkest palette colour), or 'none'.",
     )
     upscale: PositiveInt | None = Field(
         None, le=16, description="Integer nearest upscale of the written image (default 1)."
@@ -160,7 +163,9 @@ class Sprite(EntryBase):
 class Animation(EntryBase):
     """N frames laid out on one grid sheet, with Bevy and Aseprite metadata."""
 
-    prompts: list[str] | None = Field(None, description="One prompt per frame (instead of `prompt`).")
+    prompts: list[str] | None = Field(
+        None, description="One prompt per frame (instead of `prompt`)."
+    )
     frames: PositiveInt | None = Field(None, le=256, description="Frame count ({i}/{n} in prompt).")
     base: Name | None = Field(None, description="A sprite entry the frames derive from.")
     strength: float | None = Field(
@@ -176,7 +181,11 @@ class Animation(EntryBase):
     def _frames(self) -> Animation:
         if (self.prompt is None) == (self.prompts is None):
             raise ValueError("an animation takes exactly one of 'prompt' or 'prompts'")
-        if self.prompts is not None and self.frames is not None and self.frames != len(self.prompts):
+        if (
+            self.prompts is not None
+            and self.frames is not None
+            and self.frames != len(self.prompts)
+        ):
             raise ValueError(f"'frames' is {self.frames} but {len(self.prompts)} prompts are given")
         if self.prompt is not None and self.frames is None:
             raise ValueError("an animation with one 'prompt' needs 'frames'")

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import alpha as alpha_ops
 from .dither import PERIODS, dither_cells, dither_period
-from .oklab import srgb_to_oklab
+from .oklab import oklab_to_srgb, srgb_to_oklab
 from .palettes import parse_hex_color
 from .quantize import palette_map
 from .reduce import (
@@ -109,6 +109,39 @@ def _border_color(rgb: np.ndarray, transparent: np.ndarray | None, idx: np.ndarr
     return np.median(srgb_to_oklab(rgb[edge][ids == mode]), axis=0).astype(np.float32)
 
 
+def _unmix_cells(px, transparent, bg_rgb, pal, pm):
+    """Alpha and colour of cells (n, m, 3) whose pixels may be blends of background and sprite.
+
+    Each pixel is read as alpha*F + (1-alpha)*B for the palette colour F whose blend line passes
+    closest to it (sRGB, where painting and blurring mix); if no line passes within 24 levels the
+    pixel is its own (snapped) colour with alpha 1. A cell is opaque when the alpha it collects
+    outweighs the background it collects; its colour is the F with the most alpha.
+    """
+    n, m, _ = px.shape
+    c = px.reshape(-1, 3).astype(np.float32)
+    b = bg_rgb.astype(np.float32)
+    f = pal.astype(np.float32)
+    fb = f - b  # (K, 3)
+    den = np.maximum((fb**2).sum(1), 1.0)
+    cb = c - b  # (N, 3)
+    a = np.clip((cb @ fb.T) / den, 0.0, 1.0)  # (N, K)
+    res = ((cb[:, None, :] - a[..., None] * fb[None, :, :]) ** 2).sum(-1)
+    best = res.argmin(axis=1)
+    ar = np.arange(len(c))
+    alpha = a[ar, best]
+    on_line = res[ar, best] <= 24.0**2
+    own = pm.index(px.reshape(-1, 3))
+    color = np.where(on_line, best, own)
+    alpha = np.where(on_line, alpha, 1.0)
+    if transparent is not None:
+        alpha = np.where(transparent.ravel(), 0.0, alpha)
+    k = len(pal)
+    cell = np.repeat(np.arange(n), m)
+    votes = np.bincount(cell * k + color, weights=alpha, minlength=n * k).reshape(n, k)
+    clear = np.bincount(cell, weights=1.0 - alpha, minlength=n)
+    return votes.sum(axis=1) > clear, votes.argmax(axis=1)
+
+
 def pixelize(
     image: np.ndarray,
     size: tuple[int, int],
@@ -188,6 +221,23 @@ def pixelize(
         col[use] = rest[use]
 
     choice = majority(col, pm)
+    if cand is not None:
+        # Cells on the background boundary: un-mix fringe pixels (background + one palette colour).
+        bg_removed = removed & ~clear
+        ring = (alpha_ops.dilate8(bg_removed) & ~removed) | (
+            bg_removed & alpha_ops.dilate8(~removed)
+        )
+        if ring.any():
+            cy, cx = np.nonzero(ring)
+            px = rgb[ys[cy][:, :, None], xs[cx][:, None, :]].reshape(len(cy), -1, 3)
+            tr = None
+            if transparent is not None:
+                tr = transparent[ys[cy][:, :, None], xs[cx][:, None, :]].reshape(len(cy), -1)
+            opaque, color = _unmix_cells(px, tr, oklab_to_srgb(bg), pal, pm)
+            flat = cy * w + cx
+            removed = removed.copy()
+            removed[cy, cx] = ~opaque
+            choice[flat[opaque]] = color[opaque]
     if p.method in ("nearest", "median", "kcentroid"):
         valid = None if transparent is None else ~gather_blocks(transparent, ys, xs)
         if p.method == "nearest":

@@ -22,11 +22,14 @@ def axis_bounds(n_src: int, n_dst: int, start: float) -> np.ndarray:
 
 
 def candidate_starts(n_src: int, n_dst: int) -> list[float]:
-    """Grid phases to try: offsets 0..ceil(s)-1, those past half a cell taken as negative shifts."""
+    """Grid phases to try: each offset 1..ceil(s)-1 both as a shift right (o) and left (o - s)."""
     s = n_src / n_dst
     if s < 2:
         return [0.0]
-    return [float(o) if o <= s / 2 else o - s for o in range(math.ceil(s)) if o < s]
+    out = [0.0]
+    for o in range(1, math.ceil(s)):
+        out += [float(o), o - s]
+    return out
 
 
 def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
@@ -39,17 +42,23 @@ def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
 
 
 def best_start(profile: np.ndarray, n_src: int, n_dst: int) -> float:
-    """The phase whose interior cell borders collect the most edges (ties: the smallest shift)."""
-    best = (0, 0.0)
-    best_key = None
+    """The phase whose interior cell borders collect the most edges.
+
+    A shift leaves a strip of pixels outside the grid (at the start for o, at the end for o - s); of
+    two phases with the same borders, the one whose strip holds fewer edges wins (it only drops
+    padding), then the smaller shift.
+    """
+    best_key, best = None, 0.0
     for start in candidate_starts(n_src, n_dst):
-        b = axis_bounds(n_src, n_dst, start)[1:-1]
-        b = b[(b >= 1) & (b < n_src)]
-        score = int(profile[b].sum())
-        key = (-score, abs(start), start)
+        b = axis_bounds(n_src, n_dst, start)
+        inner = b[1:-1]
+        score = int(profile[inner[(inner >= 1) & (inner < n_src)]].sum())
+        lo, hi = max(int(b[0]), 0), min(int(b[-1]), n_src)
+        lost = int(profile[1 : lo + 1].sum() + profile[max(hi, 1) : n_src].sum())
+        key = (-score, lost, abs(start), start)
         if best_key is None or key < best_key:
-            best_key, best = key, (score, start)
-    return best[1]
+            best_key, best = key, start
+    return best
 
 
 def axis_samples(n_src: int, n_dst: int, start: float) -> np.ndarray:

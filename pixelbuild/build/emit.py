@@ -1,0 +1,102 @@
+"""Writing outputs into the assets tree without ever clobbering a file pixelbuild did not write.
+
+A file may be replaced only if it is absent, already identical, or ours and untouched: recorded
+in the lock (or in the local emit journal, for a build that was interrupted before the lock was
+written) with the digest it has now. Writes go through a temp file outside the assets tree and
+`os.replace`, so a running game's hot reload never sees a half-written file, and a byte-identical
+file is never rewritten (no spurious reloads).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixelbuild.cache.hashing import digest_bytes
+from pixelbuild.cache.lock import Lock
+from pixelbuild.cache.state import State
+from pixelbuild.cache.store import write_atomic
+from pixelbuild.errors import OwnershipError
+
+
+@dataclass
+class Emitter:
+    assets: Path
+    staging: Path
+    state: State
+    lock: Lock
+    force: bool = False
+
+    def conflict(self, rel: str) -> str | None:
+        """Why writing `rel` would clobber someone's file, or None when it is safe."""
+        path = self.assets / rel
+        try:
+            on_disk = self.state.digest(path)
+        except FileNotFoundError:
+            return None
+        if self.force:
+            return None
+        owner = self.lock.owner_of(rel)
+        if owner is not None:
+            if self.lock.entries[owner]["outputs"][rel]["digest"] == on_disk:
+                return None
+            return (
+                f"{path} was edited since pixelbuild wrote it; "
+                "keep your edit by moving it away, or pass --force to overwrite it"
+            )
+        if self.state.owned(path) == on_disk:
+            return None
+        return (
+            f"{path} exists and was not written by pixelbuild; "
+            "move it away, point `out:` elsewhere, or pass --force to overwrite it"
+        )
+
+    def write(self, rel: str, data: bytes) -> tuple[str, bool]:
+        """Write one output; returns (digest, whether the file changed)."""
+        path = self.assets / rel
+        digest = digest_bytes(data)
+        try:
+            same = self.state.digest(path) == digest
+        except FileNotFoundError:
+            same = False
+        if not same:
+            reason = self.conflict(rel)
+            if reason:
+                raise OwnershipError(reason)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.state.own(path, digest)  # journal first: a kill after the replace stays ours
+            write_atomic(path, data, self._staging_for(path))
+            self.state.remember(path, digest)
+        else:
+            self.state.own(path, digest)
+        return digest, not same
+
+    def remove(self, rel: str, digest: str) -> bool:
+        """Delete an output we wrote if it is unchanged since; False when it was kept."""
+        path = self.assets / rel
+        try:
+            if self.state.digest(path) != digest and not self.force:
+                return False
+        except FileNotFoundError:
+            return True
+        path.unlink()
+        self.state.own(path, None)
+        _prune_empty_dirs(path.parent, self.assets)
+        return True
+
+    def _staging_for(self, path: Path) -> Path:
+        """The staging folder must share a filesystem with `path` (os.replace cannot cross one)."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        if os.stat(self.staging).st_dev == os.stat(path.parent).st_dev:
+            return self.staging
+        return self.assets.parent / ".pixelbuild-staging"
+
+
+def _prune_empty_dirs(directory: Path, root: Path) -> None:
+    while directory != root and directory.is_relative_to(root):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent

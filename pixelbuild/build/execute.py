@@ -1,0 +1,371 @@
+"""Run a plan: cached steps are reused, the rest run level by level (generate steps in batches
+through their engine), each result is stored the moment it exists, and each entry is emitted as
+soon as its last step is done. An interrupted build therefore resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pixelbuild import __version__
+from pixelbuild.build.plan import EntryPlan, Plan, Step
+from pixelbuild.build.project import Project
+from pixelbuild.build.report import Reporter
+from pixelbuild.cache.lock import write_lock
+from pixelbuild.engines import ENGINE_VERSIONS, Engine, GenerateRequest, get_engine
+from pixelbuild.errors import PixelbuildError
+
+# Raw images are cached quickly encoded; what a user sees is encoded small.
+FAST_BLOB_KINDS = {"source", "generate"}
+
+
+@dataclass
+class BuildResult:
+    """What a build did, entry by entry."""
+
+    rebuilt: list[str] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    files_written: int = 0
+    steps_run: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rebuilt": self.rebuilt,
+            "up_to_date": self.up_to_date,
+            "failed": sorted(self.failed),
+            "errors": dict(sorted(self.failed.items())),
+            "removed": self.removed,
+            "files_written": self.files_written,
+            "steps_run": self.steps_run,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Builder:
+    """Executes plans for one project; engines stay loaded between builds (watch mode)."""
+
+    def __init__(
+        self,
+        project: Project,
+        reporter: Reporter,
+        *,
+        force: bool = False,
+        engine_options: dict[str, dict[str, Any]] | None = None,
+        engines: dict[str, Engine] | None = None,
+    ):
+        self.project = project
+        self.reporter = reporter
+        self.force = force
+        self.engine_options = engine_options or {}
+        self.engines: dict[str, Engine] = engines if engines is not None else {}
+        self._results: dict[str, Any] = {}
+        self._uses: dict[str, int] = {}
+
+    # -- public --
+
+    def build(self, plan: Plan) -> BuildResult:
+        from pixelbuild.build.emit import Emitter
+
+        started = time.perf_counter()
+        p = self.project
+        result = BuildResult()
+        emitter = Emitter(p.assets, p.cache / "tmp", p.state, p.lock, self.force)
+        stale = [e for e in plan.entries if e.stale]
+        result.up_to_date = [
+            e.name for e in plan.entries if not e.stale and e.name in self._selected(plan)
+        ]
+        try:
+            for entry in stale:
+                conflicts = [r for out in entry.outputs if (r := emitter.conflict(out))]
+                if conflicts:
+                    result.failed[entry.name] = "; ".join(conflicts)
+            todo = [e for e in stale if e.name not in result.failed]
+            if todo:
+                self._run_steps(todo, result)
+                for entry in todo:
+                    if entry.name not in result.failed:
+                        self._emit(entry, emitter, result)
+            for name, outputs in plan.removed.items():
+                self._remove(name, outputs, emitter, result)
+        finally:
+            p.lock.files = dict(sorted((p.lock.files | p.files).items()))
+            write_lock(p.lock_path, p.lock, p.cache / "tmp")
+            p.state.commit()
+            self._results.clear()
+            result.seconds = time.perf_counter() - started
+        return result
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+        self.engines.clear()
+
+    # -- steps --
+
+    def _selected(self, plan: Plan) -> set[str]:
+        return {e.name for e in plan.entries}
+
+    def _run_steps(self, entries: list[EntryPlan], result: BuildResult) -> None:
+        needed = self._needed([e.final for e in entries])
+        self._uses = {}
+        for step in needed:
+            for s in step.inputs:
+                self._uses[s.key] = self._uses.get(s.key, 0) + 1
+        failed: dict[str, str] = {}
+        levels: dict[str, int] = {}
+        for step in needed:  # inputs come first in `needed`
+            levels[step.key] = 1 + max((levels.get(s.key, -1) for s in step.inputs), default=-1)
+        by_level: dict[int, list[Step]] = {}
+        for step in needed:
+            by_level.setdefault(levels[step.key], []).append(step)
+        total = {
+            k: sum(1 for s in needed if s.kind == k) for k in dict.fromkeys(s.kind for s in needed)
+        }
+        self.reporter.start(total)
+        for level in sorted(by_level):
+            runnable = []
+            for step in by_level[level]:
+                bad = next((failed[s.key] for s in step.inputs if s.key in failed), None)
+                if bad is not None:
+                    failed[step.key] = bad
+                else:
+                    runnable.append(step)
+            generate = [s for s in runnable if s.kind == "generate"]
+            if generate:
+                self._generate(generate, failed, result)
+            for step in runnable:
+                if step.kind != "generate":
+                    self._guard(step, failed, result, lambda s=step: self._run_one(s))
+        self.reporter.finish_steps()
+        for entry in entries:
+            if entry.final.key in failed:
+                result.failed[entry.name] = failed[entry.final.key]
+
+    def _needed(self, finals: list[Step]) -> list[Step]:
+        """Steps that must run for `finals`, inputs first; stops at steps already cached."""
+        order: list[Step] = []
+        seen: set[str] = set()
+
+        def visit(step: Step) -> None:
+            if step.key in seen:
+                return
+            seen.add(step.key)
+            if self._cached(step):
+                return
+            for s in step.inputs:
+                visit(s)
+            order.append(step)
+
+        for final in finals:
+            visit(final)
+        return order
+
+    def _cached(self, step: Step) -> bool:
+        record = self.project.state.record(step.key)
+        if record is None:
+            return False
+        digests = list(record.get("blobs", [])) + list(record.get("files", {}).values())
+        if all(self.project.store.has(d) for d in digests):
+            return True
+        self.project.state.drop_record(step.key)
+        return False
+
+    def _guard(
+        self, step: Step, failed: dict[str, str], result: BuildResult, run: Callable[[], None]
+    ) -> None:
+        try:
+            run()
+        except PixelbuildError as exc:
+            failed[step.key] = str(exc)
+        except (OSError, ValueError) as exc:
+            failed[step.key] = f"{step.kind} failed: {exc}"
+        else:
+            result.steps_run[step.kind] = result.steps_run.get(step.kind, 0) + 1
+        self._release(step)
+        self.reporter.step_done(step, step.key not in failed)
+
+    def _run_one(self, step: Step) -> None:
+        from pixelbuild.build import steps
+
+        inputs = [self._load(s) for s in step.inputs]
+        if step.kind == "source":
+            out = steps.run_source(step)
+        elif step.kind == "palette":
+            out = steps.run_palette(step, inputs)
+        elif step.kind == "pixelize":
+            out = steps.run_pixelize(step, inputs)
+        else:
+            out = steps.run_assemble(step, inputs)
+        self._store(step, out)
+
+    def _generate(self, batch: list[Step], failed: dict[str, str], result: BuildResult) -> None:
+        from pixelbuild.build.steps import Result
+
+        groups: dict[tuple[str, Any], list[tuple[Step, GenerateRequest]]] = {}
+        for step in batch:
+            try:
+                engine = self._engine(step.params["engine"])
+                request = self._request(step)
+            except PixelbuildError as exc:
+                failed[step.key] = str(exc)
+                self.reporter.step_done(step, False)
+                continue
+            groups.setdefault((engine.name, engine.batch_key(request)), []).append((step, request))
+        for (engine_name, _), items in groups.items():
+            engine = self.engines[engine_name]
+            chunk = max(1, int(getattr(engine, "max_batch", None) or 8))
+            for i in range(0, len(items), chunk):
+                part = items[i : i + chunk]
+                steps_ = [s for s, _ in part]
+
+                def run(part=part, steps_=steps_, engine=engine) -> None:
+                    progress = self.reporter.generation_progress([s.entry for s in steps_])
+                    images = engine.generate([r for _, r in part], progress)
+                    for step, image in zip(steps_, images, strict=True):
+                        self._store(step, Result(images=[image]))
+
+                try:
+                    run()
+                except PixelbuildError as exc:
+                    for step in steps_:
+                        failed[step.key] = str(exc)
+                else:
+                    result.steps_run["generate"] = result.steps_run.get("generate", 0) + len(part)
+                for step in steps_:
+                    self._release(step)
+                    self.reporter.step_done(step, step.key not in failed)
+
+    def _engine(self, name: str) -> Engine:
+        if name not in self.engines:
+            self.engines[name] = get_engine(name, **self.engine_options.get(name, {}))
+        return self.engines[name]
+
+    def _request(self, step: Step) -> GenerateRequest:
+        target = step.payload["target"]
+        gen = target.generation
+        p = step.params
+        init = self._load(step.inputs[0]).images[0] if step.inputs else None
+        return GenerateRequest(
+            entry=step.entry,
+            prompt=p["prompt"],
+            seed=p["seed"],
+            width=gen.canvas[0],
+            height=gen.canvas[1],
+            negative_prompt=gen.negative,
+            steps=gen.steps,
+            guidance=gen.guidance,
+            scheduler=gen.scheduler,
+            model=gen.model,
+            loras=gen.loras,
+            tileable=p["tileable"],
+            init_image=init,
+            strength=p.get("strength", 0.5),
+            frame=p["frame"],
+            frames=p["frames"],
+        )
+
+    # -- results --
+
+    def _store(self, step: Step, out: Any) -> None:
+        from pixelbuild.images import encode_png
+
+        store = self.project.store
+        fast = step.kind in FAST_BLOB_KINDS
+        record: dict[str, Any] = {"meta": out.meta}
+        if out.images:
+            record["blobs"] = [store.put(encode_png(img, fast=fast)) for img in out.images]
+        if out.files:
+            record["files"] = {path: store.put(data) for path, data in out.files.items()}
+        self.project.state.put_record(step.key, step.kind, record)
+        self._results[step.key] = out
+
+    def _load(self, step: Step) -> Any:
+        from pixelbuild.build.steps import Result
+        from pixelbuild.images import decode_png
+
+        if step.key in self._results:
+            return self._results[step.key]
+        record = self.project.state.record(step.key)
+        if record is None:
+            raise PixelbuildError(f"result of {step.kind} step for {step.entry!r} is missing")
+        images = [decode_png(self._blob(d, step)) for d in record.get("blobs", [])]
+        files = {path: self._blob(d, step) for path, d in record.get("files", {}).items()}
+        out = Result(images=images, files=files, meta=record.get("meta", {}))
+        self._results[step.key] = out
+        return out
+
+    def _release(self, step: Step) -> None:
+        """Forget results nobody else needs, so a large build does not hold every image."""
+        for s in step.inputs:
+            self._uses[s.key] = self._uses.get(s.key, 1) - 1
+            if self._uses[s.key] <= 0:
+                self._results.pop(s.key, None)
+
+    def _blob(self, digest: str, step: Step) -> bytes:
+        data = self.project.store.get(digest)
+        if data is None:
+            self.project.state.drop_record(step.key)
+            raise PixelbuildError(
+                f"cached {step.kind} result for {step.entry!r} is corrupt; run the build again"
+            )
+        return data
+
+    # -- emission --
+
+    def _emit(self, entry: EntryPlan, emitter: Any, result: BuildResult) -> None:
+        p = self.project
+        try:
+            files = self._load(entry.final).files
+            outputs = {}
+            for rel in entry.outputs:
+                digest, changed = emitter.write(rel, files[rel])
+                outputs[rel] = {"digest": digest, "size": len(files[rel])}
+                result.files_written += changed
+        except PixelbuildError as exc:
+            result.failed[entry.name] = str(exc)
+            return
+        finally:
+            self._results.pop(entry.final.key, None)
+        old = p.lock.entries.get(entry.name, {})
+        for rel, info in old.get("outputs", {}).items():
+            if rel not in outputs and not emitter.remove(rel, info["digest"]):
+                self.reporter.warn(f"kept {p.assets / rel}: edited since it was written")
+        t = entry.target
+        locked: dict[str, Any] = {
+            "kind": t.kind,
+            "key": entry.final.key,
+            "fields": entry.fields,
+            "outputs": outputs,
+        }
+        if t.kind != "atlas":
+            locked["seed"] = t.seed
+            locked["engine"] = t.generation.engine if t.generation else "image"
+            locked["provenance"] = self._provenance(locked["engine"], old.get("provenance"))
+        p.lock.entries[entry.name] = locked
+        result.rebuilt.append(entry.name)
+        self.reporter.entry_done(entry.name, entry.reasons)
+
+    def _provenance(self, engine: str, previous: dict[str, Any] | None) -> dict[str, Any]:
+        if engine not in self.engines:  # nothing was generated here: keep what made the images
+            return previous or {"pixelbuild": __version__}
+        info = {"pixelbuild": __version__, "engine": f"{engine} {ENGINE_VERSIONS.get(engine, '?')}"}
+        provenance = getattr(self.engines[engine], "provenance", None)
+        return info | (provenance() if callable(provenance) else {})
+
+    def _remove(self, name: str, outputs: list[str], emitter: Any, result: BuildResult) -> None:
+        entry = self.project.lock.entries[name]
+        kept = [rel for rel in outputs if not emitter.remove(rel, entry["outputs"][rel]["digest"])]
+        if kept:
+            result.kept.append(name)
+            self.reporter.warn(
+                f"entry {name!r} was removed; kept {', '.join(kept)} (edited since written)"
+            )
+        del self.project.lock.entries[name]
+        result.removed.append(name)

@@ -1,0 +1,29 @@
+"""How a build tells the user what it is doing. The CLI picks a rich, plain or silent reporter."""
+
+from __future__ import annotations
+
+from pixelbuild.build.plan import Step
+from pixelbuild.engines.base import ProgressFn
+
+
+class Reporter:
+    """Silent by default; subclasses print. Every method is optional to override."""
+
+    def start(self, totals: dict[str, int]) -> None:
+        """Steps about to run, counted by kind."""
+
+    def generation_progress(self, entries: list[str]) -> ProgressFn | None:
+        """A callback for denoising progress of one batch of images (entry per request)."""
+        return None
+
+    def step_done(self, step: Step, ok: bool) -> None:
+        """One step finished (or failed)."""
+
+    def finish_steps(self) -> None:
+        """All steps of this build ran."""
+
+    def entry_done(self, name: str, reasons: list[str]) -> None:
+        """An entry's outputs are in place."""
+
+    def warn(self, message: str) -> None:
+        """Something the user should know that did not stop the build."""

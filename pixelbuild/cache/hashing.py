@@ -1,0 +1,40 @@
+"""Content digests and step keys: xxh3-128 over bytes, files and canonical JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+CHUNK = 1 << 20
+
+
+def digest_bytes(data: bytes) -> str:
+    """The digest of a byte string: 32 hex characters of xxh3-128."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def digest_file(path: Path) -> str:
+    """The digest of a file's content, read in chunks (checkpoints can be many GB)."""
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest_json(value: Any) -> str:
+    """The digest of a JSON-able value's canonical form."""
+    return digest_bytes(canonical_json(value).encode())
+
+
+def short_digest(value: Any) -> str:
+    """A 12-character fingerprint of a value, for the per-field record in the lock."""
+    return xxhash.xxh3_64_hexdigest(canonical_json(value).encode())[:12]

@@ -1,0 +1,78 @@
+"""`pixels.lock`: what was built from what, committed beside the manifest.
+
+Sorted and indented so a diff reads as "entry X: key and outputs changed". Per entry: its key, seed,
+engine, a short fingerprint per field (so `plan` can say which field changed even on a fresh
+clone with no cache), and each output's path, digest and size. `files` keeps the digest of every
+input file, so a CI machine without a 7 GB checkpoint can still check the lock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixelbuild.cache.store import write_atomic
+from pixelbuild.errors import Issue, Location, ManifestError
+
+LOCK_NAME = "pixels.lock"
+LOCK_VERSION = 1
+
+
+@dataclass
+class Lock:
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def owner_of(self, output: str) -> str | None:
+        """The entry that wrote `output` (assets-relative), if the lock says one did."""
+        for name, entry in self.entries.items():
+            if output in entry.get("outputs", {}):
+                return name
+        return None
+
+    def to_json(self) -> str:
+        body = {
+            "version": LOCK_VERSION,
+            "generator": "pixelbuild",
+            "entries": self.entries,
+            "files": self.files,
+        }
+        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+
+def read_lock(path: Path) -> Lock:
+    """The lock at `path`, or an empty one when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = Location(path, exc.lineno, exc.colno)
+        hint = "fix the merge conflict or delete the file and rebuild"
+        raise ManifestError([Issue(f"unreadable lock file ({exc.msg}); {hint}", where)]) from None
+    if data.get("version") != LOCK_VERSION:
+        raise ManifestError(
+            [
+                Issue(
+                    f"lock version {data.get('version')!r} is not {LOCK_VERSION}",
+                    Location(path, 1, 1),
+                )
+            ]
+        )
+    return Lock(entries=data.get("entries", {}), files=data.get("files", {}))
+
+
+def write_lock(path: Path, lock: Lock, staging: Path) -> bool:
+    """Write the lock if its text changed; True when it did."""
+    text = lock.to_json()
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, text.encode(), staging)
+    return True

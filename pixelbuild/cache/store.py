@@ -1,0 +1,65 @@
+"""Content-addressed blob store: `blobs/ab/cdef...`, verified on every read."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from pixelbuild.cache.hashing import digest_bytes
+
+
+class BlobStore:
+    """Immutable blobs named by the digest of their content."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.tmp = root / "tmp"
+
+    def _path(self, digest: str) -> Path:
+        return self.root / "blobs" / digest[:2] / digest[2:]
+
+    def put(self, data: bytes) -> str:
+        """Store `data` (atomically) and return its digest."""
+        digest = digest_bytes(data)
+        path = self._path(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data, self.tmp)
+        return digest
+
+    def get(self, digest: str) -> bytes | None:
+        """The blob's bytes, or None when it is missing or corrupt (a corrupt blob is removed)."""
+        path = self._path(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if digest_bytes(data) != digest:
+            path.unlink(missing_ok=True)
+            return None
+        return data
+
+    def has(self, digest: str) -> bool:
+        return self._path(digest).exists()
+
+
+def write_atomic(dest: Path, data: bytes, staging: Path) -> None:
+    """Write `data` to `dest` via a temp file in `staging` and `os.replace`.
+
+    Readers (Bevy's hot reload among them) see the old file or the new one, never a partial one;
+    `staging` must be on the same filesystem as `dest` and outside any watched tree.
+    """
+    staging.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-", suffix=dest.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,355 @@
+"""The `pixelbuild` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from pixelbuild import __version__
+from pixelbuild.errors import ManifestError, PixelbuildError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_STALE = 3
+EXIT_INTERRUPTED = 130
+
+DESCRIPTION = """\
+Build pixel-art assets for a game from a pixels.yaml manifest.
+
+Every entry (sprite, animation, tileset, atlas) is hashed with everything it depends on; only
+entries whose inputs changed are rebuilt. Outputs land in the project's assets tree, and
+pixels.lock records what was built from what (commit it).
+"""
+
+EPILOG = """\
+typical use:
+  pixelbuild init                 start a project: pixels.yaml, schema, .gitignore line
+  pixelbuild build                build what changed
+  pixelbuild plan                 show what would be rebuilt, and why
+  pixelbuild build --locked       CI: fail if any asset is stale (changes nothing)
+  pixelbuild watch                rebuild on every save (with Bevy's hot reload)
+
+exit codes:
+  0  success (or nothing to do)
+  1  one or more entries failed to build
+  2  invalid manifest, lock or command line
+  3  --locked: assets are stale (the list says why)
+  130 interrupted (finished entries stay built; run again to resume)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        return int(args.run(args))
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("nothing was built or written.", file=sys.stderr)
+        return EXIT_INVALID
+    except PixelbuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished entries are kept; run again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixelbuild",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pixelbuild {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-C", dest="directory", type=Path, default=Path("."), metavar="DIR",
+        help="run in the project in DIR (default: the current directory)",
+    )  # fmt: skip
+    common.add_argument(
+        "-f",
+        "--manifest",
+        type=Path,
+        metavar="FILE",
+        help="the manifest (default: DIR/pixels.yaml)",
+    )
+    common.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout instead of text"
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, help_text: str, run: Any, description: str | None = None) -> Any:
+        p = sub.add_parser(
+            name, parents=[common], help=help_text, description=description or help_text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+        p.set_defaults(run=run)
+        return p
+
+    build = command(
+        "build",
+        "build every stale entry (or only the ENTRY names given)",
+        _build,
+        "Build stale entries: generate -> pixelize -> assemble -> write into the assets tree.\n"
+        "Cached steps are reused; an interrupted build resumes where it stopped.",
+    )
+    _engine_options(build)
+    build.add_argument(
+        "entries", nargs="*", metavar="ENTRY", help="entries to build (default: all)"
+    )
+    build.add_argument(
+        "--locked", action="store_true",
+        help="change nothing; exit 3 listing stale entries if anything would be rebuilt (CI)",
+    )  # fmt: skip
+    build.add_argument(
+        "--force", action="store_true",
+        help="overwrite outputs that were edited by hand or not written by pixelbuild",
+    )  # fmt: skip
+    build.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+    plan = command("plan", "show what a build would do and why, without doing it", _plan)
+    plan.add_argument("entries", nargs="*", metavar="ENTRY")
+    plan.add_argument("-a", "--all", action="store_true", help="also list up-to-date entries")
+
+    watch = command(
+        "watch",
+        "rebuild on every save of the manifest or a file it uses",
+        _watch,
+        "Watch pixels.yaml and every file it references; rebuild only what changed.\n"
+        "The engine stays loaded between rebuilds. Ctrl-C stops cleanly.",
+    )
+    _engine_options(watch)
+    watch.add_argument("--poll", action="store_true", help="poll for changes (Docker, WSL, NFS)")
+    watch.add_argument("--force", action="store_true", help="as for build")
+    watch.add_argument(
+        "--debounce", type=int, default=50, metavar="MS", help="wait for bursts of saves (ms)"
+    )
+
+    clean = command(
+        "clean",
+        "delete built outputs (only those unchanged since written)",
+        _clean,
+        "Delete the outputs pixelbuild wrote for the given entries (default: all) and forget\n"
+        "them in pixels.lock. Files edited since they were written are kept.",
+    )
+    clean.add_argument("entries", nargs="*", metavar="ENTRY")
+    clean.add_argument("--cache", action="store_true", help="also delete the cache folder")
+
+    schema = command("schema", "print the JSON schema of pixels.yaml", _schema)
+    schema.add_argument("-o", "--output", type=Path, help="write it to this file instead")
+
+    init = command("init", "start a project: a commented pixels.yaml and a .gitignore line", _init)
+    init.add_argument("--assets", default="assets", help="the assets root (default: assets)")
+    return parser
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SDXL engine")
+    g.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
+    g.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], help="weights' precision")
+    g.add_argument(
+        "--allow-download", action="store_true",
+        help="let models missing from the local Hugging Face cache be downloaded",
+    )  # fmt: skip
+
+
+def _engine_kwargs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    options = {"device": args.device, "dtype": args.dtype, "allow_download": args.allow_download}
+    return {"diffusers": {k: v for k, v in options.items() if v}}
+
+
+def _open(args: argparse.Namespace, *, readonly: bool = False) -> Any:
+    from pixelbuild.build.project import open_project
+
+    return open_project(args.directory, readonly=readonly, manifest=args.manifest)
+
+
+def _selection(project: Any, names: list[str]) -> set[str] | None:
+    if not names:
+        return None
+    known = {t.name for t in project.targets} | set(project.lock.entries)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PixelbuildError(f"no such entry: {', '.join(unknown)}")
+    return set(names)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _build(args: argparse.Namespace) -> int:
+    project = _open(args, readonly=args.locked)
+    try:
+        plan = project.plan(_selection(project, args.entries))
+        stale = plan.stale
+        if args.locked:
+            return _report_locked(plan, args.json)
+        if not stale and not plan.removed:
+            if args.json:
+                _print_json(
+                    {"rebuilt": [], "up_to_date": [e.name for e in plan.entries], "failed": []}
+                )
+            elif not args.quiet:
+                print(f"up to date: {len(plan.entries)} entries", file=sys.stderr)
+            return EXIT_OK
+        from pixelbuild.build.execute import Builder
+        from pixelbuild.console import make_reporter
+
+        reporter = make_reporter(quiet=args.quiet or args.json)
+        builder = Builder(project, reporter, force=args.force, engine_options=_engine_kwargs(args))
+        try:
+            result = builder.build(plan)
+        finally:
+            builder.close()
+        return _report_build(result, args)
+    finally:
+        project.close()
+
+
+def _report_build(result: Any, args: argparse.Namespace) -> int:
+    if args.json:
+        body = result.to_json()
+        _print_json(body)
+    elif not args.quiet:
+        for name, error in result.failed.items():
+            print(f"error: {name}: {error}", file=sys.stderr)
+        print(
+            f"built {len(result.rebuilt)}, up to date {len(result.up_to_date)}, "
+            f"failed {len(result.failed)}, removed {len(result.removed)} "
+            f"in {result.seconds:.2f}s",
+            file=sys.stderr,
+        )
+    else:
+        for name, error in result.failed.items():
+            print(f"error: {name}: {error}", file=sys.stderr)
+    return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def _report_locked(plan: Any, as_json: bool) -> int:
+    stale = {e.name: e.reasons for e in plan.stale}
+    stale |= {name: ["entry removed from the manifest"] for name in plan.removed}
+    if as_json:
+        _print_json(
+            {
+                "stale": [{"entry": k, "reasons": v} for k, v in sorted(stale.items())],
+                "up_to_date": [e.name for e in plan.entries if not e.stale],
+            }
+        )
+    elif stale:
+        print(
+            f"{len(stale)} stale entries (pixels.lock does not match the manifest):",
+            file=sys.stderr,
+        )
+        for name, reasons in sorted(stale.items()):
+            print(f"  {name}: {'; '.join(reasons)}", file=sys.stderr)
+        print("run `pixelbuild build` and commit the assets and pixels.lock.", file=sys.stderr)
+    else:
+        print(f"locked: {len(plan.entries)} entries up to date", file=sys.stderr)
+    return EXIT_STALE if stale else EXIT_OK
+
+
+def _plan(args: argparse.Namespace) -> int:
+    project = _open(args, readonly=True)
+    try:
+        plan = project.plan(_selection(project, args.entries))
+    finally:
+        project.close()
+    if args.json:
+        _print_json(
+            {
+                "stale": [{"entry": e.name, "reasons": e.reasons} for e in plan.stale],
+                "removed": sorted(plan.removed),
+                "up_to_date": [e.name for e in plan.entries if not e.stale],
+            }
+        )
+        return EXIT_OK
+    for e in plan.entries:
+        if e.stale:
+            print(f"* {e.name:<24} {'; '.join(e.reasons)}")
+        elif args.all:
+            print(f"  {e.name:<24} up to date")
+    for name in sorted(plan.removed):
+        print(f"- {name:<24} removed from the manifest: its outputs will be deleted")
+    n = len(plan.stale)
+    print(f"{n} to build, {len(plan.entries) - n} up to date, {len(plan.removed)} to remove")
+    return EXIT_OK
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from pixelbuild.build.emit import Emitter
+    from pixelbuild.cache.lock import write_lock
+
+    project = _open(args)
+    try:
+        names = _selection(project, args.entries) or set(project.lock.entries)
+        emitter = Emitter(project.assets, project.cache / "tmp", project.state, project.lock)
+        deleted, kept = 0, []
+        for name in sorted(names):
+            entry = project.lock.entries.pop(name, None)
+            for rel, info in (entry or {}).get("outputs", {}).items():
+                if emitter.remove(rel, info["digest"]):
+                    deleted += 1
+                else:
+                    kept.append(rel)
+        write_lock(project.lock_path, project.lock, project.cache / "tmp")
+    finally:
+        project.close()
+    if args.cache:
+        shutil.rmtree(project.cache, ignore_errors=True)
+    for rel in kept:
+        print(f"kept {rel}: edited since it was written", file=sys.stderr)
+    summary = {"deleted": deleted, "kept": kept, "cache_removed": bool(args.cache)}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(
+            f"deleted {deleted} files" + (" and the cache" if args.cache else ""), file=sys.stderr
+        )
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from pixelbuild.manifest.jsonschema import schema_text
+
+    text = schema_text()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    from pixelbuild.manifest.init import init_project
+
+    for line in init_project(args.directory, args.assets):
+        print(line, file=sys.stderr)
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from pixelbuild.watch import watch
+
+    return watch(
+        args.directory,
+        manifest=args.manifest,
+        poll=args.poll,
+        force=args.force,
+        debounce_ms=args.debounce,
+        engine_options=_engine_kwargs(args),
+        as_json=args.json,
+    )
+
+
+def _print_json(value: dict[str, Any]) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True))

@@ -1,0 +1,119 @@
+"""Build progress on the terminal: rich bars on a TTY, one plain line per event otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from pixelbuild.build.plan import Step
+from pixelbuild.build.report import Reporter
+from pixelbuild.engines.base import ProgressFn
+
+KIND_LABELS = {
+    "source": "read images",
+    "generate": "generate",
+    "palette": "palettes",
+    "pixelize": "pixelize",
+    "assemble": "assemble",
+}
+
+
+class PlainReporter(Reporter):
+    """One line per finished entry and per warning; for logs and CI."""
+
+    def __init__(self, stream: TextIO = sys.stderr):
+        self.stream = stream
+
+    def start(self, totals: dict[str, int]) -> None:
+        parts = [f"{n} {KIND_LABELS.get(k, k)}" for k, n in totals.items() if n]
+        if parts:
+            print("running: " + ", ".join(parts), file=self.stream, flush=True)
+
+    def step_done(self, step: Step, ok: bool) -> None:
+        if not ok:
+            print(f"failed: {step.kind} of {step.entry}", file=self.stream, flush=True)
+
+    def entry_done(self, name: str, reasons: list[str]) -> None:
+        why = f"  ({'; '.join(reasons)})" if reasons else ""
+        print(f"built {name}{why}", file=self.stream, flush=True)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self.stream, flush=True)
+
+
+class RichReporter(Reporter):
+    """Progress bars per step kind, with denoising steps and images/min during generation."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[label]:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.tasks: dict[str, int] = {}
+        self.started = time.perf_counter()
+        self.images = 0
+
+    def start(self, totals: dict[str, int]) -> None:
+        self.progress.start()
+        self.started = time.perf_counter()
+        for kind, total in totals.items():
+            label = KIND_LABELS.get(kind, kind)
+            self.tasks[kind] = self.progress.add_task(kind, total=total, label=label, detail="")
+
+    def generation_progress(self, entries: list[str]) -> ProgressFn | None:
+        task = self.tasks.get("generate")
+        if task is None:
+            return None
+
+        def update(index: int, step: int, total: int) -> None:
+            elapsed = max(time.perf_counter() - self.started, 1e-6)
+            rate = 60 * self.images / elapsed
+            name = entries[index] if index < len(entries) else ""
+            detail = f"{name} step {step}/{total}  {rate:.1f} img/min"
+            self.progress.update(task, detail=detail)
+
+        return update
+
+    def step_done(self, step: Step, ok: bool) -> None:
+        task = self.tasks.get(step.kind)
+        if task is not None:
+            self.progress.advance(task)
+        if step.kind == "generate":
+            self.images += 1
+        if not ok:
+            self.console.print(f"[red]failed[/]: {step.kind} of {step.entry}")
+
+    def finish_steps(self) -> None:
+        self.progress.stop()
+
+    def entry_done(self, name: str, reasons: list[str]) -> None:
+        why = f"  [dim]({'; '.join(reasons)})[/]" if reasons else ""
+        self.console.print(f"[green]built[/] {name}{why}", highlight=False)
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning[/]: {message}", highlight=False)
+
+
+def make_reporter(*, quiet: bool = False) -> Reporter:
+    """The reporter for this terminal: silent, rich on a TTY, plain otherwise."""
+    if quiet:
+        return Reporter()
+    if sys.stderr.isatty():
+        return RichReporter()
+    return PlainReporter()

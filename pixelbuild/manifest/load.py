@@ -1,0 +1,262 @@
+"""Load and validate `pixels.yaml`: every problem at once, each pointing at its file:line:col."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pixelbuild.errors import Issue, ManifestError
+from pixelbuild.manifest.schema import ENTRY_SECTIONS, Manifest
+from pixelbuild.manifest.source import Document, load_yaml
+
+MANIFEST_NAME = "pixels.yaml"
+ENGINE_NAMES = ("procedural", "diffusers")
+SINGULAR = {
+    "sprites": "sprite",
+    "animations": "animation",
+    "tilesets": "tileset",
+    "atlases": "atlas",
+    "models": "model",
+    "loras": "lora",
+    "palettes": "palette",
+}
+
+
+def load_manifest(path: Path) -> tuple[Manifest, Document]:
+    """Parse and validate a manifest; raise ManifestError listing every problem found."""
+    doc = load_yaml(path)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ManifestError([Issue("the manifest must be a mapping of sections", doc.locate(()))])
+    issues: list[Issue] = []
+    manifest: Manifest | None = None
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_validation_issues(exc, doc))
+    issues.extend(check_references(data, doc))
+    if issues:
+        issues.sort(key=lambda i: (i.location.line, i.location.column) if i.location else (0, 0))
+        raise ManifestError(issues)
+    assert manifest is not None
+    return manifest, doc
+
+
+# --- pydantic errors -> located issues -------------------------------------------------------
+
+
+def _validation_issues(exc: ValidationError, doc: Document) -> list[Issue]:
+    by_path: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        by_path.setdefault(doc.existing_path(loc), []).append(error)
+    issues = []
+    for errors in by_path.values():
+        # Report a key problem (unknown key) on its own; merge the branches of a failed union.
+        extra = [e for e in errors if e["type"] == "extra_forbidden"]
+        for error in extra or errors[:1]:
+            issues.append(_issue(error, errors if not extra else [error], doc))
+    return issues
+
+
+def _issue(error: dict[str, Any], group: list[dict[str, Any]], doc: Document) -> Issue:
+    loc = tuple(error["loc"])
+    entry = _entry_label(loc)
+    if error["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        message = f"unknown key {key!r}"
+        hint = difflib.get_close_matches(key, sorted(_fields_at(loc[:-1])), n=1, cutoff=0.6)
+        if hint:
+            message += f" (did you mean {hint[0]!r}?)"
+        return Issue(message, doc.locate(loc, key=True), entry)
+    if "[key]" in loc:
+        return Issue(f"invalid name: {error['msg']}", doc.locate(loc, key=True), entry)
+    if error["type"] == "missing":
+        return Issue(f"missing required key {loc[-1]!r}", doc.locate(loc), entry)
+    messages = list(dict.fromkeys(_message(e) for e in group))
+    field = ".".join(str(p) for p in doc.existing_path(loc)[2:] if not isinstance(p, int))
+    prefix = f"{field}: " if field and entry else ""
+    return Issue(prefix + " | ".join(messages), doc.locate(loc), entry)
+
+
+def _message(error: dict[str, Any]) -> str:
+    msg = str(error["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _entry_label(loc: Sequence[str | int]) -> str | None:
+    if len(loc) >= 2 and loc[0] in SINGULAR:
+        return f"{SINGULAR[str(loc[0])]} {loc[1]!r}"
+    if loc and loc[0] == "project":
+        return "project"
+    return None
+
+
+def _fields_at(loc: Sequence[str | int]) -> set[str]:
+    """Field names of the model(s) that sit at `loc` in the schema (for "did you mean")."""
+    types_here: list[Any] = [Manifest]
+    for part in loc:
+        nxt: list[Any] = []
+        for tp in types_here:
+            for inner in _unwrap(tp):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    field = inner.model_fields.get(str(part))
+                    if field is not None:
+                        nxt.append(field.annotation)
+                elif typing.get_origin(inner) in (dict, list, tuple):
+                    args = typing.get_args(inner)
+                    if args:
+                        nxt.append(args[-1])
+        types_here = nxt or types_here
+    names: set[str] = set()
+    for tp in types_here:
+        for inner in _unwrap(tp):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                names.update(inner.model_fields)
+    return names
+
+
+def _unwrap(tp: Any) -> Iterator[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        yield from _unwrap(typing.get_args(tp)[0])
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            yield from _unwrap(arg)
+    else:
+        yield tp
+
+
+# --- references between entries, names and paths ---------------------------------------------
+
+
+def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
+    """Problems pydantic cannot see: dangling names, clashing outputs, unsafe paths."""
+    issues: list[Issue] = []
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def problem(path: tuple[str | int, ...], message: str, key: bool = False) -> None:
+        issues.append(Issue(message, doc.locate(path, key=key), _entry_label(path)))
+
+    palettes, loras, models = section("palettes"), section("loras"), section("models")
+    builtin = _builtin_palette_names()
+    project = section("project")
+    entries: dict[str, str] = {}
+    for sec in ENTRY_SECTIONS:
+        for name in section(sec):
+            if name in entries:
+                problem(
+                    (sec, name),
+                    f"the name {name!r} is already used by {SINGULAR[entries[name]]} {name!r}; "
+                    "entry names must be unique across sections",
+                    key=True,
+                )
+            else:
+                entries[name] = sec
+
+    def check_settings(path: tuple[str | int, ...], node: dict[str, Any]) -> None:
+        engine = node.get("engine")
+        if isinstance(engine, str) and engine not in ENGINE_NAMES:
+            hint = _hint(engine, ENGINE_NAMES)
+            problem((*path, "engine"), f"unknown engine {engine!r}{hint}")
+        model = node.get("model")
+        if isinstance(model, str) and model not in models:
+            problem((*path, "model"), f"unknown model {model!r}{_hint(model, models)}")
+        for i, use in enumerate(node.get("loras") or []):
+            name = use.get("name") if isinstance(use, dict) else use
+            if isinstance(name, str) and name not in loras:
+                problem((*path, "loras", i), f"unknown LoRA {name!r}{_hint(name, loras)}")
+        palette = node.get("palette")
+        if isinstance(palette, str) and palette not in palettes and palette not in builtin:
+            known = sorted(palettes) + sorted(builtin)
+            problem((*path, "palette"), f"unknown palette {palette!r}{_hint(palette, known)}")
+
+    check_settings(("project",), project)
+    if isinstance(project.get("generate"), dict):
+        check_settings(("project", "generate"), project["generate"])
+
+    outputs: dict[str, tuple[str | int, ...]] = {}
+    for sec in ENTRY_SECTIONS:
+        for name, entry in section(sec).items():
+            if not isinstance(entry, dict):
+                continue
+            path = (sec, name)
+            check_settings(path, entry)
+            out = entry.get("out")
+            if isinstance(out, str):
+                reason = unsafe_asset_path(out)
+                if reason:
+                    problem((*path, "out"), reason)
+                elif not out.lower().endswith(".png"):
+                    problem((*path, "out"), f"'out' must be a .png file, not {out!r}")
+                else:
+                    norm = str(PurePosixPath(out))
+                    if norm in outputs:
+                        other = _entry_label(outputs[norm])
+                        problem((*path, "out"), f"output {out!r} is also written by {other}")
+                    outputs[norm] = path
+            base = entry.get("base")
+            if isinstance(base, str) and base not in section("sprites"):
+                problem((*path, "base"), f"'base' must name a sprite; {base!r} is not one")
+            for i, pattern in enumerate(entry.get("include") or []):
+                if not isinstance(pattern, str):
+                    continue
+                pool = [n for n, s in entries.items() if s in ("sprites", "animations")]
+                if not fnmatch.filter(pool, pattern):
+                    problem(
+                        (*path, "include", i),
+                        f"{pattern!r} matches no sprite or animation{_hint(pattern, pool)}",
+                    )
+            image = entry.get("image")
+            if isinstance(image, str) and not (doc.path.parent / image).is_file():
+                problem((*path, "image"), f"image file not found: {image}")
+
+    for name, pal in palettes.items():
+        file = pal.get("file") if isinstance(pal, dict) else None
+        if isinstance(file, str) and not (doc.path.parent / file).is_file():
+            problem(("palettes", name, "file"), f"palette file not found: {file}")
+        builtin_name = pal.get("builtin") if isinstance(pal, dict) else None
+        if isinstance(builtin_name, str) and builtin_name not in builtin:
+            hint = _hint(builtin_name, builtin)
+            problem(
+                ("palettes", name, "builtin"), f"unknown built-in palette {builtin_name!r}{hint}"
+            )
+    return issues
+
+
+def unsafe_asset_path(path: str) -> str | None:
+    """Why `path` may not be written under the assets root, or None when it is fine."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    if p.is_absolute() or (len(path) > 1 and path[1] == ":"):
+        return f"output paths are relative to the assets root; {path!r} is absolute"
+    if ".." in p.parts:
+        return f"output paths may not leave the assets root ('..' in {path!r})"
+    if not p.parts:
+        return "empty output path"
+    return None
+
+
+def _hint(word: str, candidates: Any) -> str:
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _builtin_palette_names() -> frozenset[str]:
+    from pixelbuild.pixel.palettes import BUILTIN_PALETTES
+
+    return frozenset(BUILTIN_PALETTES)
+
+
+def find_manifest(directory: Path) -> Path:
+    """The manifest of a project directory."""
+    return directory / MANIFEST_NAME
