@@ -85,7 +85,7 @@ class Engine(Protocol):
     version: str
 
     def batch_key(self, request: GenerateRequest) -> Hashable:
-        """Requests with equal batch keys may run through one call (same model, LoRAs, canvas...)."""
+        """Requests with equal batch keys may share one call (same model, LoRAs, canvas...)."""
 
     def generate(
         self, requests: Sequence[GenerateRequest], progress: ProgressFn | None = None

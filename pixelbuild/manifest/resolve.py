@@ -1,4 +1,4 @@
-"""Resolve a validated manifest into build targets: defaults applied, files fingerprinted."""
+"""Resolve a validated manifest into build targets: defaults applied, files fingerprinted.
 
 Everything a target carries is concrete and JSON-able, so the planner can hash it as it is.
 """
