@@ -194,8 +194,8 @@ def pixelize(
 
     x0 = y0 = 0.0
     if p.phase_search:
-        x0 = best_start(edge_profile(code, 1), W, w)
-        y0 = best_start(edge_profile(code, 0), H, h)
+        x0 = best_start(edge_profile(code, 1), W, w, min_edge=H / h / 2)
+        y0 = best_start(edge_profile(code, 0), H, h, min_edge=W / w / 2)
     ys, xs = axis_samples(H, h, y0), axis_samples(W, w, x0)
 
     nb = k + 1

@@ -21,17 +21,6 @@ def axis_bounds(n_src: int, n_dst: int, start: float) -> np.ndarray:
     return np.floor(start + np.arange(n_dst + 1) * s + 0.5).astype(np.intp)
 
 
-def candidate_starts(n_src: int, n_dst: int) -> list[float]:
-    """Grid phases to try: each offset 1..ceil(s)-1 both as a shift right (o) and left (o - s)."""
-    s = n_src / n_dst
-    if s < 2:
-        return [0.0]
-    out = [0.0]
-    for o in range(1, math.ceil(s)):
-        out += [float(o), o - s]
-    return out
-
-
 def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
     """prof[b] = how many pixel pairs change value across boundary b (between b-1 and b)."""
     if axis == 1:
@@ -41,21 +30,29 @@ def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
     return np.concatenate([[0], change]).astype(np.int64)
 
 
-def best_start(profile: np.ndarray, n_src: int, n_dst: int) -> float:
-    """The phase whose interior cell borders collect the most edges.
+def best_start(profile: np.ndarray, n_src: int, n_dst: int, min_edge: float = 1.0) -> float:
+    """The grid phase whose interior cell borders collect the most edges.
 
-    A shift leaves a strip of pixels outside the grid (at the start for o, at the end for o - s); of
-    two phases with the same borders, the one whose strip holds fewer edges wins (it only drops
-    padding), then the smaller shift.
+    Offset o can be read as a shift right (o) or left (o - s): the two share every border but one
+    at an end, and differ in which partial edge cell is dropped. The smaller drop wins unless the
+    other reading gains a real edge (at least `min_edge` changes, about half a cell of rows), so a
+    single noisy pixel at the image border cannot move the picture by a cell.
     """
+
+    def score(start: float) -> int:
+        inner = axis_bounds(n_src, n_dst, start)[1:-1]
+        return int(profile[inner[(inner >= 1) & (inner < n_src)]].sum())
+
+    s = n_src / n_dst
     best_key, best = None, 0.0
-    for start in candidate_starts(n_src, n_dst):
-        b = axis_bounds(n_src, n_dst, start)
-        inner = b[1:-1]
-        score = int(profile[inner[(inner >= 1) & (inner < n_src)]].sum())
-        lo, hi = max(int(b[0]), 0), min(int(b[-1]), n_src)
-        lost = int(profile[1 : lo + 1].sum() + profile[max(hi, 1) : n_src].sum())
-        key = (-score, lost, abs(start), start)
+    for o in range(math.ceil(s)) if s >= 2 else [0]:
+        if o == 0:
+            start, sc = 0.0, score(0.0)
+        else:
+            pref, other = (float(o), o - s) if o <= s / 2 else (o - s, float(o))
+            sp, so = score(pref), score(other)
+            start, sc = (other, so) if so - sp >= max(1.0, min_edge) else (pref, sp)
+        key = (-sc, abs(start), start)
         if best_key is None or key < best_key:
             best_key, best = key, start
     return best
