@@ -188,6 +188,8 @@ def _selection(project: Any, names: list[str]) -> set[str] | None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    if not (args.entries or args.locked or args.force) and (names := _unchanged(args)) is not None:
+        return _report_up_to_date(names, args)
     project = _open(args, readonly=args.locked)
     try:
         plan = project.plan(_selection(project, args.entries))
@@ -195,13 +197,9 @@ def _build(args: argparse.Namespace) -> int:
         if args.locked:
             return _report_locked(plan, args.json)
         if not stale and not plan.removed:
-            if args.json:
-                _print_json(
-                    {"rebuilt": [], "up_to_date": [e.name for e in plan.entries], "failed": []}
-                )
-            elif not args.quiet:
-                print(f"up to date: {len(plan.entries)} entries", file=sys.stderr)
-            return EXIT_OK
+            if not args.entries:
+                project.remember_clean_state()
+            return _report_up_to_date([e.name for e in plan.entries], args)
         from pixelbuild.build.execute import Builder
         from pixelbuild.console import make_reporter
 
@@ -211,9 +209,28 @@ def _build(args: argparse.Namespace) -> int:
             result = builder.build(plan)
         finally:
             builder.close()
+        if not result.failed and not args.entries:
+            project.remember_clean_state()
         return _report_build(result, args)
     finally:
         project.close()
+
+
+def _unchanged(args: argparse.Namespace) -> list[str] | None:
+    """Entries of a project where nothing changed since its last complete build (fast path)."""
+    from pixelbuild.build import snapshot
+
+    directory = args.directory.resolve()
+    manifest = (args.manifest or directory / "pixels.yaml").resolve()
+    return snapshot.check(snapshot.default_cache(directory), manifest)
+
+
+def _report_up_to_date(names: list[str], args: argparse.Namespace) -> int:
+    if args.json:
+        _print_json({"rebuilt": [], "up_to_date": sorted(names), "failed": []})
+    elif not args.quiet:
+        print(f"up to date: {len(names)} entries", file=sys.stderr)
+    return EXIT_OK
 
 
 def _report_build(result: Any, args: argparse.Namespace) -> int:

@@ -9,17 +9,16 @@ everything after it, while the generate key (and its cached image) stays as it w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pixelbuild.build.versions import STEP_VERSIONS
 from pixelbuild.cache.hashing import digest_json, short_digest
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
 from pixelbuild.engines import ENGINE_VERSIONS
 from pixelbuild.manifest.resolve import Target
-
-# Bumped whenever a step's code would produce different bytes for the same inputs.
-STEP_VERSIONS = {"source": "1", "generate": "1", "palette": "1", "pixelize": "1", "assemble": "1"}
 
 
 @dataclass(eq=False)
@@ -68,13 +67,24 @@ class EntryPlan:
     target: Target
     final: Step
     outputs: list[str]
-    fields: dict[str, str]
+    member_keys: dict[str, list[str]] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return self.target.name
+
+    @cached_property
+    def fields(self) -> dict[str, str]:
+        """A short fingerprint per user-facing field (atlas members and code versions too).
+
+        Only needed when the entry is rebuilt or its key changed, so a no-op never computes it.
+        """
+        fields = {k: short_digest(v) for k, v in self.target.fields().items()}
+        fields |= {f"member:{m}": short_digest(keys) for m, keys in self.member_keys.items()}
+        fields |= {f"code:{k}": v for k, v in STEP_VERSIONS.items() if k != "source"}
+        return fields
 
     @property
     def stale(self) -> bool:
@@ -122,15 +132,8 @@ class Planner:
         ordered = sorted(targets, key=lambda t: t.kind == "atlas")  # atlases use the others' steps
         for target in ordered:
             final = self._steps(target, by_name, shared)
-            fields = {k: short_digest(v) for k, v in target.fields().items()}
-            if target.kind == "atlas":
-                for member in target.members:
-                    for step in self._pixel_steps[member]:
-                        fields[f"member:{member}"] = short_digest(
-                            [fields.get(f"member:{member}"), step.key]
-                        )
-            fields |= {f"code:{k}": v for k, v in STEP_VERSIONS.items() if k != "source"}
-            plan = EntryPlan(target, final, output_paths(target, self.meta_files), fields)
+            members = {m: [s.key for s in self._pixel_steps[m]] for m in target.members}
+            plan = EntryPlan(target, final, output_paths(target, self.meta_files), members)
             if only is None or target.name in only:
                 self._check(plan)
             entries.append(plan)

@@ -7,15 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixelbuild.build.plan import Plan, Planner
+from pixelbuild.build.snapshot import default_cache
 from pixelbuild.cache.lock import LOCK_NAME, Lock, read_lock
 from pixelbuild.cache.state import State
 from pixelbuild.cache.store import BlobStore
 from pixelbuild.manifest.load import MANIFEST_NAME, load_manifest
 from pixelbuild.manifest.resolve import Resolver, Target
 from pixelbuild.manifest.schema import Manifest
-
-CACHE_ENV = "PIXELBUILD_CACHE"
-DEFAULT_CACHE = ".pixelbuild"
 
 
 @dataclass
@@ -31,12 +29,23 @@ class Project:
     lock: Lock
     targets: list[Target]
     files: dict[str, str]
+    inputs: set[Path]
 
     def plan(self, only: set[str] | None = None) -> Plan:
         planner = Planner(
             self.assets, self.state, self.lock, meta_files=self.manifest.project.meta_files
         )
         return planner.plan(self.targets, only)
+
+    def remember_clean_state(self) -> None:
+        """After a complete, successful build: let the next no-op skip loading the manifest."""
+        from pixelbuild.build import snapshot
+
+        if self.cache != default_cache(self.dir) or self.state.readonly:
+            return
+        outputs = [self.assets / rel for e in self.lock.entries.values() for rel in e["outputs"]]
+        paths = [self.manifest_path, self.lock_path, *self.inputs, *outputs]
+        snapshot.record(self.cache, self.manifest_path, paths, list(self.lock.entries))
 
     def close(self) -> None:
         self.state.close()
@@ -52,8 +61,9 @@ def open_project(
     directory = directory.resolve()
     manifest_path = (manifest or directory / MANIFEST_NAME).resolve()
     parsed, _ = load_manifest(manifest_path)
-    cache = Path(os.environ.get(CACHE_ENV) or parsed.project.cache or DEFAULT_CACHE)
-    cache = cache if cache.is_absolute() else directory / cache
+    cache = default_cache(directory)
+    if parsed.project.cache and "PIXELBUILD_CACHE" not in os.environ:
+        cache = directory / parsed.project.cache
     state = State(cache / "state.db", readonly=readonly)
     lock_path = manifest_path.parent / LOCK_NAME
     lock = read_lock(lock_path)
@@ -71,4 +81,5 @@ def open_project(
         lock=lock,
         targets=targets,
         files=resolver.files,
+        inputs=resolver.read,
     )

@@ -84,7 +84,7 @@ class DiffusersEngine:
     """SDXL on diffusers. See the module docstring for batching and determinism."""
 
     name = "diffusers"
-    version = "sdxl-1"
+    version = "1"  # keep equal to ENGINE_VERSIONS["diffusers"] in engines/__init__.py
 
     def __init__(
         self,

@@ -30,6 +30,21 @@ def _download_hint(repo: str, config_only: bool = False) -> str:
     )
 
 
+def quiet_libraries() -> None:
+    """Keep diffusers' and transformers' per-call warnings and progress bars off the console.
+
+    pixelbuild draws its own progress; the libraries' warnings about float32 upcasts and LoRAs
+    without text-encoder keys repeat on every batch and say nothing the user can act on.
+    """
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
 def resolve_device(device: str | None) -> str:
     """'cuda', 'cuda:N', 'mps' or 'cpu'; None or 'auto' picks the best available."""
     import torch
@@ -204,6 +219,7 @@ def check_model_files(model: ModelRef) -> None:
 def load_pipeline(model: ModelRef, device: str, dtype_name: str, allow_download: bool):
     """Load `model` as a StableDiffusionXLPipeline on `device` in `dtype_name`."""
     check_model_files(model)
+    quiet_libraries()
     with warnings.catch_warnings():
         # diffusers >= 0.40 renames torch_dtype to dtype; older ones only know torch_dtype.
         warnings.filterwarnings("ignore", message=".*torch_dtype.*")

@@ -252,7 +252,7 @@ def _hint(word: str, candidates: Any) -> str:
 
 
 def _builtin_palette_names() -> frozenset[str]:
-    from pixelbuild.pixel.palettes import BUILTIN_PALETTES
+    from pixelbuild.pixel.builtin import BUILTIN_PALETTES
 
     return frozenset(BUILTIN_PALETTES)
 

@@ -178,6 +178,7 @@ class Resolver:
         self.state = state
         self.lock = lock
         self.files: dict[str, str] = {}
+        self.read: set[Path] = set()  # every path whose content or stat decides a key
 
     def targets(self) -> list[Target]:
         m = self.m
@@ -367,6 +368,7 @@ class Resolver:
         """Fingerprint a project file (or folder); fall back to the lock's digest when absent."""
         path = (self.dir / rel).resolve()
         key = str(PurePosixPath(rel))
+        self.read.add(path)
         try:
             digest = self._digest(path)
             verified = True
@@ -383,6 +385,7 @@ class Resolver:
                 dirs.sort()
                 for n in sorted(names):
                     p = Path(root) / n
+                    self.read.add(p)
                     parts.append(f"{p.relative_to(path).as_posix()}={self.state.digest(p)}")
             return xxhash.xxh3_128_hexdigest("\n".join(parts).encode())
         return self.state.digest(path)
@@ -429,12 +432,16 @@ def canvas_for(size: tuple[int, int], scale: int, engine: str) -> tuple[int, int
     return tuple(max(8, round(v * factor / 8) * 8) for v in (w, h))  # type: ignore[return-value]
 
 
-def hub_revision(repo: str) -> str | None:
-    """The commit of a hub repository in the local Hugging Face cache, read without hashing."""
+def hub_ref_path(repo: str) -> Path:
+    """Where the local Hugging Face cache records the commit of `repo`'s main branch."""
     hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
         os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
     )
-    ref = Path(hub) / f"models--{repo.replace('/', '--')}" / "refs" / "main"
+    return Path(hub) / f"models--{repo.replace('/', '--')}" / "refs" / "main"
+
+
+def hub_revision(ref: Path) -> str | None:
+    """The commit a hub repository's ref file names (its weights are addressed by it)."""
     try:
         return ref.read_text().strip() or None
     except OSError:
