@@ -1,0 +1,217 @@
+"""`pixelbuild watch`: rebuild what changed on every save, keeping the engine warm.
+
+The watcher follows the folders of the manifest and of every file it references (not the assets
+tree or the cache, so our own writes never trigger a rebuild). Folders are watched rather than
+files because editors often save by writing a temp file and renaming it over the original.
+
+A pass loads the manifest, plans and builds the stale entries. An invalid manifest prints its
+errors and leaves the last good outputs in place; a failing entry is reported while the others
+build. A save that lands while a pass runs is never lost: the watcher keeps collecting events,
+and each pass also re-checks the stat of every file it read, running again at once if one
+changed under it. So the final state always matches the last save.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixelbuild.build.execute import Builder
+from pixelbuild.build.project import open_project
+from pixelbuild.build.report import Reporter
+from pixelbuild.engines import Engine
+from pixelbuild.errors import ManifestError, PixelbuildError
+from pixelbuild.manifest.load import MANIFEST_NAME
+
+
+@dataclass
+class Pass:
+    """What one rebuild did, for the status line."""
+
+    changed: list[str]
+    rebuilt: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "rebuilt": self.rebuilt,
+            "failed": sorted(self.failed),
+            "errors": self.errors + [f"{k}: {v}" for k, v in sorted(self.failed.items())],
+            "seconds": round(self.seconds, 3),
+        }
+
+    def line(self) -> str:
+        stamp = time.strftime("%H:%M:%S")
+        what = ", ".join(self.changed[:3]) + (" ..." if len(self.changed) > 3 else "")
+        if self.errors:
+            return f"[{stamp}] {what}: manifest invalid, outputs kept\n" + "\n".join(self.errors)
+        done = ", ".join(self.rebuilt) if self.rebuilt else "nothing to rebuild"
+        text = f"[{stamp}] {what} -> {done} ({self.seconds * 1000:.0f} ms)"
+        for name, error in sorted(self.failed.items()):
+            text += f"\n  failed {name}: {error}"
+        return text
+
+
+class Watcher:
+    """Runs passes for one project; engines live as long as the watcher."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        manifest: Path | None = None,
+        force: bool = False,
+        engine_options: dict[str, dict[str, Any]] | None = None,
+        reporter: Reporter | None = None,
+    ):
+        self.directory = directory.resolve()
+        self.manifest = (manifest or self.directory / MANIFEST_NAME).resolve()
+        self.force = force
+        self.engine_options = engine_options or {}
+        self.reporter = reporter or Reporter()
+        self.engines: dict[str, Engine] = {}
+        self.read: set[Path] = {self.manifest}  # what the last pass depended on
+        self.ignored: list[Path] = []
+
+    def run_pass(self, changed: list[str]) -> Pass:
+        """Load, plan and build; repeats while files change under it."""
+        result = Pass(changed)
+        started = time.perf_counter()
+        while True:
+            before = _signatures(self.read)
+            try:
+                project = open_project(self.directory, manifest=self.manifest)
+            except ManifestError as exc:
+                result.errors = [str(issue) for issue in exc.issues]
+                break
+            except PixelbuildError as exc:
+                result.errors = [str(exc)]
+                break
+            try:
+                self.read = {self.manifest, *project.inputs}
+                self.ignored = [project.assets, project.cache]
+                seen = before | _signatures(self.read - before.keys())
+                self._build(project, result)
+            finally:
+                project.close()
+            if _signatures(set(seen)) == seen:
+                break  # nothing changed while we worked; otherwise go again at once
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _build(self, project: Any, result: Pass) -> None:
+        plan = project.plan()
+        if not (plan.stale or plan.removed):
+            return
+        builder = Builder(
+            project,
+            self.reporter,
+            force=self.force,
+            engine_options=self.engine_options,
+            engines=self.engines,
+        )
+        built = builder.build(plan)
+        result.rebuilt += [n for n in built.rebuilt if n not in result.rebuilt]
+        result.failed |= built.failed
+        if not built.failed:
+            project.remember_clean_state()
+
+    def folders(self) -> list[Path]:
+        """The folders to watch: those holding the manifest and every input file."""
+        found = {p.parent for p in self.read} | {self.manifest.parent}
+        return sorted(d for d in found if d.is_dir())
+
+    def relevant(self, path: str) -> bool:
+        """Whether a changed path can affect the build (our own outputs and cache cannot)."""
+        p = Path(path)
+        if any(p.is_relative_to(ignored) for ignored in self.ignored):
+            return False
+        return p == self.manifest or p in self.read
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+        self.engines.clear()
+
+
+def _signatures(paths: set[Path]) -> dict[Path, tuple[int, int, int] | None]:
+    sig: dict[Path, tuple[int, int, int] | None] = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+            sig[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
+        except OSError:
+            sig[p] = None
+    return sig
+
+
+def watch(
+    directory: Path,
+    *,
+    manifest: Path | None = None,
+    poll: bool = False,
+    force: bool = False,
+    debounce_ms: int = 50,
+    engine_options: dict[str, dict[str, Any]] | None = None,
+    as_json: bool = False,
+    stop: threading.Event | None = None,
+    on_pass: Callable[[Pass], None] | None = None,
+) -> int:
+    """Build, then rebuild on every relevant change until Ctrl-C (or `stop` is set)."""
+    from watchfiles import watch as watch_paths
+
+    watcher = Watcher(directory, manifest=manifest, force=force, engine_options=engine_options)
+
+    def report(p: Pass) -> None:
+        if as_json:
+            print(json.dumps(p.to_json(), sort_keys=True), flush=True)
+        else:
+            print(p.line(), file=sys.stderr, flush=True)
+        if on_pass:
+            on_pass(p)
+
+    try:
+        report(watcher.run_pass(["start"]))
+        import pixelbuild.build.steps  # noqa: F401  (warm: the first rebuild skips numpy's import)
+
+        if not as_json:
+            print(f"watching {watcher.manifest} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        while stop is None or not stop.is_set():
+            folders = watcher.folders()
+            for changes in watch_paths(
+                *folders,
+                watch_filter=lambda _change, path: watcher.relevant(path),
+                debounce=1600,
+                step=debounce_ms,
+                stop_event=stop,
+                force_polling=True if poll else None,
+                poll_delay_ms=100,
+                recursive=False,
+                raise_interrupt=True,
+            ):
+                changed = sorted({_display(path, watcher.directory) for _, path in changes})
+                report(watcher.run_pass(changed))
+                if watcher.folders() != folders:
+                    break  # the manifest now references other folders: watch those
+            else:
+                break  # stop event set
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.close()
+    return 0
+
+
+def _display(path: str, root: Path) -> str:
+    p = Path(path)
+    return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
