@@ -15,7 +15,11 @@ class Location:
     column: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        try:
+            shown = self.file.relative_to(Path.cwd())
+        except ValueError:
+            shown = self.file
+        return f"{shown}:{self.line}:{self.column}"
 
 
 class PixelbuildError(Exception):

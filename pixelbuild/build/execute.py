@@ -94,6 +94,7 @@ class Builder:
                         self._emit(entry, emitter, result)
             for name, outputs in plan.removed.items():
                 self._remove(name, outputs, emitter, result)
+            self._rust_module(result)
         finally:
             p.lock.files = dict(sorted((p.lock.files | p.files).items()))
             write_lock(p.lock_path, p.lock, p.cache / "tmp")
@@ -351,6 +352,20 @@ class Builder:
         p.lock.entries[entry.name] = locked
         result.rebuilt.append(entry.name)
         self.reporter.entry_done(entry.name, entry.reasons)
+
+    def _rust_module(self, result: BuildResult) -> None:
+        from pixelbuild.build.rustmodule import module_text, write_module
+
+        p = self.project
+        if not p.manifest.project.rust_module:
+            return
+        path = p.dir / p.manifest.project.rust_module
+        try:
+            text = module_text(p.targets, p.manifest.project.meta_files)
+            if write_module(path, text, p.cache / "tmp", force=self.force):
+                result.files_written += 1
+        except (PixelbuildError, ValueError) as exc:
+            result.failed["rust_module"] = str(exc)
 
     def _provenance(self, engine: str, previous: dict[str, Any] | None) -> dict[str, Any]:
         if engine not in self.engines:  # nothing was generated here: keep what made the images

@@ -81,6 +81,10 @@ def _issue(error: dict[str, Any], group: list[dict[str, Any]], doc: Document) ->
     if error["type"] == "missing":
         return Issue(f"missing required key {loc[-1]!r}", doc.locate(loc), entry)
     messages = list(dict.fromkeys(_message(e) for e in group))
+    if len(messages) > 1:  # every branch of a union failed: say what the field takes instead
+        described = _description_at(loc)
+        if described:
+            messages = [f"invalid value {error.get('input')!r}; expected {described}"]
     field = ".".join(str(p) for p in doc.existing_path(loc)[2:] if not isinstance(p, int))
     prefix = f"{field}: " if field and entry else ""
     return Issue(prefix + " | ".join(messages), doc.locate(loc), entry)
@@ -101,6 +105,16 @@ def _entry_label(loc: Sequence[str | int]) -> str | None:
 
 def _fields_at(loc: Sequence[str | int]) -> set[str]:
     """Field names of the model(s) that sit at `loc` in the schema (for "did you mean")."""
+    names: set[str] = set()
+    for tp in _types_at(loc):
+        for inner in _unwrap(tp):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                names.update(inner.model_fields)
+    return names
+
+
+def _types_at(loc: Sequence[str | int]) -> list[Any]:
+    """The schema types that can sit at `loc` (unions and containers followed)."""
     types_here: list[Any] = [Manifest]
     for part in loc:
         nxt: list[Any] = []
@@ -115,12 +129,37 @@ def _fields_at(loc: Sequence[str | int]) -> set[str]:
                     if args:
                         nxt.append(args[-1])
         types_here = nxt or types_here
-    names: set[str] = set()
-    for tp in types_here:
-        for inner in _unwrap(tp):
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                names.update(inner.model_fields)
-    return names
+    return types_here
+
+
+def _description_at(loc: Sequence[str | int]) -> str | None:
+    """The schema description of the field at `loc`, lower-cased for use mid-sentence."""
+    for i in range(len(loc), 0, -1):
+        parent, name = loc[: i - 1], loc[i - 1]
+        for tp in _types_at(parent):
+            for inner in _unwrap(tp):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    field = inner.model_fields.get(str(name))
+                    if field is not None:
+                        text = field.description or _annotation_description(field.annotation)
+                        if text:
+                            return text[0].lower() + text[1:].rstrip(".")
+    return None
+
+
+def _annotation_description(tp: Any) -> str | None:
+    for inner in _unwrap_annotated(tp):
+        for meta in getattr(inner, "__metadata__", ()):
+            if getattr(meta, "description", None):
+                return meta.description
+    return None
+
+
+def _unwrap_annotated(tp: Any) -> Iterator[Any]:
+    yield tp
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            yield from _unwrap_annotated(arg)
 
 
 def _unwrap(tp: Any) -> Iterator[Any]:

@@ -11,7 +11,7 @@ from . import alpha as alpha_ops
 from .dither import PERIODS, dither_cells, dither_period
 from .oklab import oklab_to_srgb, srgb_to_oklab
 from .palettes import parse_hex_color
-from .quantize import palette_map
+from .quantize import cells6, palette_map
 from .reduce import (
     axis_samples,
     best_start,
@@ -82,31 +82,26 @@ def _cell_lab() -> np.ndarray:
     return _CELL_LAB
 
 
-def _cells6(rgb: np.ndarray) -> np.ndarray:
-    r = rgb[..., 0].astype(np.int32)
-    g = rgb[..., 1].astype(np.int32)
-    b = rgb[..., 2].astype(np.int32)
-    return ((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2)
-
-
-def _near_mask(rgb: np.ndarray, target_lab: np.ndarray, tol: float) -> np.ndarray:
+def _near_mask(cells: np.ndarray, target_lab: np.ndarray, tol: float) -> np.ndarray:
     """Pixels within `tol` (OKLab) of a colour, through the 6-bit cell table (exact to ~1/100)."""
     d = ((_cell_lab() - target_lab[None, :]) ** 2).sum(axis=1) <= np.float32(tol * tol)
-    return d[_cells6(rgb)]
+    return d[cells]
 
 
 def _border_color(rgb: np.ndarray, transparent: np.ndarray | None, idx: np.ndarray):
     """The background colour (OKLab) read from the image border, or None if the border is clear."""
-    edge = np.zeros(rgb.shape[:2], dtype=bool)
-    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = True
+
+    def ring(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+    px, ids = ring(rgb), ring(idx)
     if transparent is not None:
-        opaque_edge = edge & ~transparent
-        if opaque_edge.sum() * 4 < edge.sum():
+        keep = ~ring(transparent)
+        if keep.sum() * 4 < len(keep):
             return None
-        edge = opaque_edge
-    ids = idx[edge]
+        px, ids = px[keep], ids[keep]
     mode = np.bincount(ids).argmax()
-    return np.median(srgb_to_oklab(rgb[edge][ids == mode]), axis=0).astype(np.float32)
+    return np.median(srgb_to_oklab(px[ids == mode]), axis=0).astype(np.float32)
 
 
 def _unmix_cells(px, transparent, bg_rgb, pal, pm):
@@ -124,8 +119,10 @@ def _unmix_cells(px, transparent, bg_rgb, pal, pm):
     fb = f - b  # (K, 3)
     den = np.maximum((fb**2).sum(1), 1.0)
     cb = c - b  # (N, 3)
-    a = np.clip((cb @ fb.T) / den, 0.0, 1.0)  # (N, K)
-    res = ((cb[:, None, :] - a[..., None] * fb[None, :, :]) ** 2).sum(-1)
+    dot = cb[:, 0:1] * fb[:, 0] + cb[:, 1:2] * fb[:, 1] + cb[:, 2:3] * fb[:, 2]  # (N, K)
+    a = np.clip(dot / den, 0.0, 1.0)
+    # |cb - a*fb|^2 without an (N, K, 3) temporary
+    res = (cb**2).sum(1)[:, None] - a * (2 * dot - a * (fb**2).sum(1))
     best = res.argmin(axis=1)
     ar = np.arange(len(c))
     alpha = a[ar, best]
@@ -177,7 +174,8 @@ def pixelize(
         lab = srgb_to_oklab(rgb)
         rgb = expand_outlines(rgb, lab[..., 0], scale)
         lab = None
-    idx = pm.index(rgb)
+    cells = cells6(rgb)
+    idx = pm.index(rgb, cells)
     code = idx if transparent is None else np.where(transparent, k, idx)
 
     # Background candidates (source resolution): near the border colour or the key colour.
@@ -188,7 +186,7 @@ def pixelize(
         else:
             bg = srgb_to_oklab(np.array(parse_hex_color(p.background), dtype=np.uint8))
         if bg is not None:
-            cand = _near_mask(rgb, bg, p.tolerance)
+            cand = _near_mask(cells, bg, p.tolerance)
             if transparent is not None:
                 cand &= ~transparent
 
@@ -229,10 +227,11 @@ def pixelize(
         )
         if ring.any():
             cy, cx = np.nonzero(ring)
-            px = rgb[ys[cy][:, :, None], xs[cx][:, None, :]].reshape(len(cy), -1, 3)
-            tr = None
-            if transparent is not None:
-                tr = transparent[ys[cy][:, :, None], xs[cx][:, None, :]].reshape(len(cy), -1)
+            # At most ~8x8 samples per cell: enough to weigh alpha against colour.
+            sy, sx = ys[:, :: max(1, ys.shape[1] // 8)], xs[:, :: max(1, xs.shape[1] // 8)]
+            at = (sy[cy][:, :, None], sx[cx][:, None, :])
+            px = rgb[at].reshape(len(cy), -1, 3)
+            tr = None if transparent is None else transparent[at].reshape(len(cy), -1)
             opaque, color = _unmix_cells(px, tr, oklab_to_srgb(bg), pal, pm)
             flat = cy * w + cx
             removed = removed.copy()

@@ -29,14 +29,21 @@ def nearest_index(lab: np.ndarray, palette_lab: np.ndarray) -> np.ndarray:
     return out
 
 
+def cells6(rgb: np.ndarray) -> np.ndarray:
+    """The 6-bit-per-channel cell number (0..2^18-1, int32) of each uint8 colour (..., 3)."""
+    q = (np.asarray(rgb, dtype=np.uint8) >> 2).astype(np.int32)
+    return (q[..., 0] << 12) | (q[..., 1] << 6) | q[..., 2]
+
+
 class PaletteMap:
     """Maps sRGB colours to palette indices by OKLab distance, fast.
 
-    A table over the top 6 bits of each channel answers most colours at once; a 6-bit cell whose 8
-    corners do not all agree (or that holds a palette colour) is answered exactly, colour by colour,
-    from a 4x4x4 sub-table filled the first time the cell is met. So palette colours always map to
-    themselves, and other colours to their nearest palette colour except within a sliver of a
-    decision boundary that passes between a cell's corners.
+    A table over the top 6 bits of each channel answers most colours at once. A 6-bit cell whose
+    8 corners do not all agree (or that holds a palette colour) gets its own exact 4x4x4 table,
+    filled the first time the cell is met.
+    Palette colours always map to themselves; other colours to their nearest palette colour except
+    within a sliver of a decision boundary that passes between a cell's corners without reaching
+    one. Lookup is branch-free: table[base[cell] + low bits].
     """
 
     def __init__(self, palette: np.ndarray):
@@ -45,52 +52,59 @@ class PaletteMap:
             raise ValueError("empty palette")
         self.palette = pal
         self.lab = srgb_to_oklab(pal)
+        k = len(pal)
         grid = np.minimum(np.arange(65) * 4, 255).astype(np.uint8)
         g = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), axis=-1).reshape(-1, 3)
         corner = nearest_index(srgb_to_oklab(g), self.lab).reshape(65, 65, 65)
         c0 = corner[:-1, :-1, :-1]
         special = np.zeros((64, 64, 64), dtype=bool)
+        corners = []
         for dr in (0, 1):
             for dg in (0, 1):
                 for db in (0, 1):
-                    special |= corner[dr : dr + 64, dg : dg + 64, db : db + 64] != c0
-        p6 = pal >> 2
+                    c = corner[dr : dr + 64, dg : dg + 64, db : db + 64]
+                    special |= c != c0
+                    corners.append(c)
+        p6 = (pal >> 2).astype(np.intp)
         special[p6[:, 0], p6[:, 1], p6[:, 2]] = True
-        lut = c0.astype(np.int32).ravel()
-        sp = np.flatnonzero(special.ravel())
-        lut[sp] = -1 - np.arange(len(sp), dtype=np.int32)
-        self._lut = lut
-        self._cells = sp.astype(np.int32)
-        self._sub = np.zeros((len(sp), 64), dtype=np.int32)
-        self._filled = np.zeros(len(sp), dtype=bool)
+        sp = np.flatnonzero(special.ravel()).astype(np.int32)
+        blocks = c0.ravel().astype(np.int32)
+        blocks[sp] = k + np.arange(len(sp), dtype=np.int32)
+        self._blocks = blocks  # 6-bit cell -> block: k constant blocks, then one per special cell
+        self._cells = sp
+        self._table = np.concatenate(
+            [np.repeat(np.arange(k, dtype=np.int32), 64), np.zeros(64 * len(sp), np.int32)]
+        ).astype(np.uint8 if k <= 256 else np.int32)
+        self._filled = np.zeros(k + len(sp), dtype=bool)
+        self._filled[:k] = True
 
     def _fill(self, slots: np.ndarray) -> None:
+        """Fill the exact 4x4x4 tables of the given special cells (by slot number)."""
         cells = self._cells[slots]
         base = np.stack([(cells >> 12) & 63, (cells >> 6) & 63, cells & 63], axis=-1) * 4
         off = np.stack(np.meshgrid(*(np.arange(4),) * 3, indexing="ij"), axis=-1).reshape(64, 3)
         rgb = (base[:, None, :] + off[None, :, :]).astype(np.uint8)
         idx = nearest_index(srgb_to_oklab(rgb), self.lab).reshape(len(slots), 64)
-        self._sub[slots] = idx
-        self._filled[slots] = True
+        k = len(self.palette)
+        rows = (k + slots)[:, None] * 64 + np.arange(64)[None, :]
+        self._table[rows] = idx
+        self._filled[k + slots] = True
 
-    def index(self, rgb: np.ndarray) -> np.ndarray:
-        """Palette index (int32) of each colour of a uint8 array (..., 3)."""
+    def index(self, rgb: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
+        """Palette index (int32) of each colour of a uint8 array (..., 3).
+
+        `cells` may pass `cells6(rgb)` when the caller already has it. Special cells met for the
+        first time are filled here (exact), so the first images on a palette pay a little more.
+        """
         rgb = np.asarray(rgb, dtype=np.uint8)
-        shape = rgb.shape[:-1]
-        flat = rgb.reshape(-1, 3)
-        r = flat[:, 0].astype(np.int32)
-        g = flat[:, 1].astype(np.int32)
-        b = flat[:, 2].astype(np.int32)
-        out = self._lut[((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2)]
-        sp = np.flatnonzero(out < 0)
-        if len(sp):
-            slots = -1 - out[sp]
-            todo = np.unique(slots[~self._filled[slots]])
-            if len(todo):
-                self._fill(todo)
-            sub = ((r[sp] & 3) << 4) | ((g[sp] & 3) << 2) | (b[sp] & 3)
-            out[sp] = self._sub[slots, sub]
-        return out.reshape(shape)
+        c6 = cells6(rgb) if cells is None else cells
+        blk = self._blocks[c6]
+        need = ~self._filled[blk]
+        if need.any():
+            self._fill(np.unique(blk[need]) - len(self.palette))
+        lo = rgb & np.uint8(3)
+        sub = (lo[..., 0] << np.uint8(4)) | (lo[..., 1] << np.uint8(2)) | lo[..., 2]
+        return self._table[(blk << 6) | sub].astype(np.int32)
 
     def snap_lab(self, lab: np.ndarray) -> np.ndarray:
         """Exact nearest palette index for OKLab colours (..., 3)."""

@@ -1,0 +1,138 @@
+//! Mossgrove: a tiny Bevy (0.15) scene built from pixelbuild's outputs.
+//!
+//! A floor of seamless tiles, a sprite, an animation from a grid sheet, and sprites and an
+//! animation from a packed atlas. Every path, index and frame range comes from the generated
+//! `pixel_assets` module, so renaming an entry in pixels.yaml is a compile error, not a bug.
+//!
+//! Run `pixelbuild build` (or `pixelbuild watch` beside `cargo run` for live edits) first.
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+
+mod pixel_assets;
+use pixel_assets::{grass, hero, hero_walk, items, FrameRange, Playback};
+
+fn main() {
+    App::new()
+        // Pixel art must be sampled nearest, or it blurs when scaled.
+        .add_plugins(DefaultPlugins.set(ImagePlugin::default_nearest()))
+        .add_systems(Startup, setup)
+        .add_systems(Update, animate)
+        .run();
+}
+
+/// Plays a `FrameRange` on the texture atlas of a sprite.
+#[derive(Component)]
+struct Animation {
+    range: FrameRange,
+    frame: usize,
+    backwards: bool,
+    timer: Timer,
+}
+
+impl Animation {
+    fn new(range: FrameRange) -> Self {
+        let ms = range.frame_ms.first().copied().unwrap_or(100);
+        let timer = Timer::new(Duration::from_millis(ms.into()), TimerMode::Repeating);
+        Self { range, frame: 0, backwards: false, timer }
+    }
+
+    /// Moves to the next frame as the playback mode says; returns the layout index to show.
+    fn advance(&mut self) -> usize {
+        let last = self.range.len() - 1;
+        self.frame = match self.range.playback {
+            Playback::Loop => (self.frame + 1) % (last + 1),
+            Playback::Once => (self.frame + 1).min(last),
+            Playback::PingPong if last == 0 => 0,
+            Playback::PingPong => {
+                if self.frame == last {
+                    self.backwards = true;
+                } else if self.frame == 0 {
+                    self.backwards = false;
+                }
+                if self.backwards { self.frame - 1 } else { self.frame + 1 }
+            }
+        };
+        let ms = self.range.frame_ms.get(self.frame).copied().unwrap_or(100);
+        self.timer.set_duration(Duration::from_millis(ms.into()));
+        self.range.first + self.frame
+    }
+}
+
+/// A grid layout exactly as the sheet's `.assets.ron` describes it.
+fn grid(tile: (u32, u32), columns: u32, rows: u32, padding: u32) -> TextureAtlasLayout {
+    let padding = (padding > 0).then_some(UVec2::splat(padding));
+    TextureAtlasLayout::from_grid(UVec2::from(tile), columns, rows, padding, None)
+}
+
+fn setup(
+    mut commands: Commands,
+    assets: Res<AssetServer>,
+    mut layouts: ResMut<Assets<TextureAtlasLayout>>,
+) {
+    commands.spawn((
+        Camera2d,
+        OrthographicProjection { scale: 0.25, ..OrthographicProjection::default_2d() },
+    ));
+
+    // A floor of seamless grass tiles: variants picked by a fixed hash of the cell.
+    let floor = layouts.add(grid(grass::TILE_SIZE, grass::COLUMNS, grass::ROWS, grass::PADDING));
+    let image: Handle<Image> = assets.load(grass::IMAGE);
+    let (w, h) = grass::TILE_SIZE;
+    for y in -6..6_i32 {
+        for x in -10..10_i32 {
+            let index = (x * 7 + y * 13).rem_euclid(grass::LEN as i32) as usize;
+            commands.spawn((
+                Sprite::from_atlas_image(image.clone(), TextureAtlas { layout: floor.clone(), index }),
+                Transform::from_xyz((x * w as i32) as f32, (y * h as i32) as f32, 0.0),
+            ));
+        }
+    }
+
+    // A single sprite.
+    commands.spawn((Sprite::from_image(assets.load(hero::IMAGE)), Transform::from_xyz(-48.0, 0.0, 1.0)));
+
+    // An animation from a grid sheet.
+    let walk = layouts.add(grid(
+        hero_walk::TILE_SIZE,
+        hero_walk::COLUMNS,
+        hero_walk::ROWS,
+        hero_walk::PADDING,
+    ));
+    commands.spawn((
+        Sprite::from_atlas_image(assets.load(hero_walk::IMAGE), TextureAtlas { layout: walk, index: 0 }),
+        Transform::from_xyz(0.0, 0.0, 1.0),
+        Animation::new(hero_walk::anim::HERO_WALK),
+    ));
+
+    // A packed atlas: its layout is a serialized TextureAtlasLayout (Bevy's `serialize` feature).
+    let text = std::fs::read_to_string(format!("assets/{}", items::LAYOUT))
+        .expect("the atlas layout is missing: run `pixelbuild build`");
+    let layout: TextureAtlasLayout = ron::de::from_str(&text).expect("a TextureAtlasLayout");
+    let layout = layouts.add(layout);
+    let image: Handle<Image> = assets.load(items::IMAGE);
+    for (i, index) in [items::index::POTION, items::index::COIN].into_iter().enumerate() {
+        commands.spawn((
+            Sprite::from_atlas_image(image.clone(), TextureAtlas { layout: layout.clone(), index }),
+            Transform::from_xyz(40.0 + 20.0 * i as f32, 24.0, 1.0),
+        ));
+    }
+    let bounce = items::anim::SLIME_BOUNCE;
+    commands.spawn((
+        Sprite::from_atlas_image(image, TextureAtlas { layout, index: bounce.first }),
+        Transform::from_xyz(48.0, -8.0, 1.0),
+        Animation::new(bounce),
+    ));
+}
+
+fn animate(time: Res<Time>, mut query: Query<(&mut Animation, &mut Sprite)>) {
+    for (mut animation, mut sprite) in &mut query {
+        if animation.timer.tick(time.delta()).just_finished() {
+            let index = animation.advance();
+            if let Some(atlas) = sprite.texture_atlas.as_mut() {
+                atlas.index = index;
+            }
+        }
+    }
+}
