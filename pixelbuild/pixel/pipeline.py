@@ -84,8 +84,11 @@ def _cell_lab() -> np.ndarray:
 
 def _near_mask(cells: np.ndarray, target_lab: np.ndarray, tol: float) -> np.ndarray:
     """Pixels within `tol` (OKLab) of a colour, through the 6-bit cell table (exact to ~1/100)."""
-    d = ((_cell_lab() - target_lab[None, :]) ** 2).sum(axis=1) <= np.float32(tol * tol)
-    return d[cells]
+    t = _cell_lab()
+    d = (t[:, 0] - target_lab[0]) ** 2
+    d += (t[:, 1] - target_lab[1]) ** 2
+    d += (t[:, 2] - target_lab[2]) ** 2
+    return (d <= np.float32(tol * tol))[cells]
 
 
 def _border_color(rgb: np.ndarray, transparent: np.ndarray | None, idx: np.ndarray):
@@ -176,7 +179,9 @@ def pixelize(
         lab = None
     cells = cells6(rgb)
     idx = pm.index(rgb, cells)
-    code = idx if transparent is None else np.where(transparent, k, idx)
+    code = idx.astype(np.int16)
+    if transparent is not None:
+        code[transparent] = k
 
     # Background candidates (source resolution): near the border colour or the key colour.
     cand = None
@@ -197,7 +202,10 @@ def pixelize(
     ys, xs = axis_samples(H, h, y0), axis_samples(W, w, x0)
 
     nb = k + 1
-    full = code if cand is None else code + cand.astype(np.int32) * nb
+    full = code
+    if cand is not None:
+        full = code.copy()
+        full[cand] += nb
     counts = cell_counts(gather_blocks(full, ys, xs), nb if cand is None else 2 * nb)
     col_all = counts[:, :nb] if cand is None else counts[:, :nb] + counts[:, nb:]
     n = counts.sum(axis=1)

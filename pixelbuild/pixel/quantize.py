@@ -31,8 +31,13 @@ def nearest_index(lab: np.ndarray, palette_lab: np.ndarray) -> np.ndarray:
 
 def cells6(rgb: np.ndarray) -> np.ndarray:
     """The 6-bit-per-channel cell number (0..2^18-1, int32) of each uint8 colour (..., 3)."""
-    q = (np.asarray(rgb, dtype=np.uint8) >> 2).astype(np.int32)
-    return (q[..., 0] << 12) | (q[..., 1] << 6) | q[..., 2]
+    q = np.asarray(rgb, dtype=np.uint8) >> np.uint8(2)
+    c = q[..., 0].astype(np.int32)
+    c <<= 6
+    c |= q[..., 1]
+    c <<= 6
+    c |= q[..., 2]
+    return c
 
 
 class PaletteMap:
@@ -74,7 +79,7 @@ class PaletteMap:
         self._cells = sp
         self._table = np.concatenate(
             [np.repeat(np.arange(k, dtype=np.int32), 64), np.zeros(64 * len(sp), np.int32)]
-        ).astype(np.uint8 if k <= 256 else np.int32)
+        ).astype(np.uint8)
         self._filled = np.zeros(k + len(sp), dtype=bool)
         self._filled[:k] = True
 
@@ -91,7 +96,7 @@ class PaletteMap:
         self._filled[k + slots] = True
 
     def index(self, rgb: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
-        """Palette index (int32) of each colour of a uint8 array (..., 3).
+        """Palette index (uint8) of each colour of a uint8 array (..., 3).
 
         `cells` may pass `cells6(rgb)` when the caller already has it. Special cells met for the
         first time are filled here (exact), so the first images on a palette pay a little more.
@@ -103,8 +108,12 @@ class PaletteMap:
         if need.any():
             self._fill(np.unique(blk[need]) - len(self.palette))
         lo = rgb & np.uint8(3)
-        sub = (lo[..., 0] << np.uint8(4)) | (lo[..., 1] << np.uint8(2)) | lo[..., 2]
-        return self._table[(blk << 6) | sub].astype(np.int32)
+        sub = lo[..., 0] << np.uint8(4)
+        sub |= lo[..., 1] << np.uint8(2)
+        sub |= lo[..., 2]
+        blk <<= 6
+        blk |= sub
+        return self._table[blk]
 
     def snap_lab(self, lab: np.ndarray) -> np.ndarray:
         """Exact nearest palette index for OKLab colours (..., 3)."""

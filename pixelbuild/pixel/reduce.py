@@ -24,9 +24,9 @@ def axis_bounds(n_src: int, n_dst: int, start: float) -> np.ndarray:
 def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
     """prof[b] = how many pixel pairs change value across boundary b (between b-1 and b)."""
     if axis == 1:
-        change = (code[:, 1:] != code[:, :-1]).sum(axis=0)
+        change = np.count_nonzero(code[:, 1:] != code[:, :-1], axis=0)
     else:
-        change = (code[1:, :] != code[:-1, :]).sum(axis=1)
+        change = np.count_nonzero(code[1:, :] != code[:-1, :], axis=1)
     return np.concatenate([[0], change]).astype(np.int64)
 
 
@@ -89,7 +89,7 @@ def cell_counts(code_blocks: np.ndarray, nbins: int) -> np.ndarray:
     cid = (np.arange(h, dtype=np.int32)[:, None, None, None] * w) + np.arange(w, dtype=np.int32)[
         None, None, :, None
     ]
-    key = cid * np.int32(nbins) + code_blocks
+    key = cid * np.int32(nbins) + code_blocks.astype(np.int32)
     return np.bincount(key.ravel(), minlength=h * w * nbins).reshape(h * w, nbins)
 
 
