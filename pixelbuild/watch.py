@@ -30,6 +30,9 @@ from pixelbuild.engines import Engine
 from pixelbuild.errors import ManifestError, PixelbuildError
 from pixelbuild.manifest.load import MANIFEST_NAME
 
+# When idle, how often to compare the stats of the inputs with the end of the last pass.
+IDLE_CHECK_MS = 300
+
 
 @dataclass
 class Pass:
@@ -81,6 +84,7 @@ class Watcher:
         self.reporter = reporter or Reporter()
         self.engines: dict[str, Engine] = {}
         self.read: set[Path] = {self.manifest}  # what the last pass depended on
+        self.settled: dict[Path, tuple[int, int, int] | None] = {}  # their stats when it ended
         self.ignored: list[Path] = []
 
     def run_pass(self, changed: list[str]) -> Pass:
@@ -106,6 +110,7 @@ class Watcher:
                 project.close()
             if _signatures(set(seen)) == seen:
                 break  # nothing changed while we worked; otherwise go again at once
+        self.settled = _signatures(self.read)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -125,6 +130,11 @@ class Watcher:
         result.failed |= built.failed
         if not built.failed:
             project.remember_clean_state()
+
+    def drifted(self) -> list[str]:
+        """Files whose stat differs from the end of the last pass (a change no event reported)."""
+        now = _signatures(set(self.settled))
+        return sorted(_display(str(p), self.directory) for p in now if now[p] != self.settled[p])
 
     def folders(self) -> list[Path]:
         """The folders to watch: those holding the manifest and every input file."""
@@ -198,8 +208,15 @@ def watch(
                 poll_delay_ms=100,
                 recursive=False,
                 raise_interrupt=True,
+                rust_timeout=IDLE_CHECK_MS,
+                yield_on_timeout=True,
             ):
-                changed = sorted({_display(path, watcher.directory) for _, path in changes})
+                if changes:
+                    changed = sorted({_display(path, watcher.directory) for _, path in changes})
+                else:  # idle tick: catch saves made before the OS watch was in place
+                    changed = watcher.drifted()
+                    if not changed:
+                        continue
                 report(watcher.run_pass(changed))
                 if watcher.folders() != folders:
                     break  # the manifest now references other folders: watch those
