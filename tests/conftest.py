@@ -1,0 +1,175 @@
+"""Shared fixtures for the build-core tests: a small project on disk and ways to run the CLI.
+
+`pb` runs the real CLI entry point in this process (fast); `pb_proc` runs the `pixelbuild`
+console script as a subprocess (for exit paths, imports, signals, and the reporter's stderr).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pixelbuild.cli import main as cli_main
+
+SMALL = """\
+project:
+  size: 16
+  palette: x
+  generate: {canvas: 64}
+palettes:
+  x: {file: palettes/x.hex}
+sprites:
+  hero: {prompt: a red knight, seed: 7}
+  slime: {prompt: a green slime}
+animations:
+  walk: {prompt: "a knight walking, frame {i}", frames: 3}
+tilesets:
+  grass: {prompt: grass ground, variants: 2}
+"""
+PALETTE = "000000\nffffff\nbe2633\n44891a\n31a2f2\nf7e26b\n"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+@dataclass
+class Proj:
+    dir: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / "pixels.yaml"
+
+    @property
+    def assets(self) -> Path:
+        return self.dir / "assets"
+
+    @property
+    def lock(self) -> dict:
+        return json.loads((self.dir / "pixels.lock").read_text())
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def edit(self, old: str, new: str) -> None:
+        text = self.manifest.read_text()
+        assert old in text, f"{old!r} not in the manifest"
+        self.manifest.write_text(text.replace(old, new, 1))
+
+    def pngs(self) -> list[Path]:
+        return sorted(self.assets.rglob("*.png"))
+
+
+def run(args: list[str]) -> Result:
+    """The real CLI `main`, in process, with stdout/stderr captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli_main(args)
+        except SystemExit as exc:  # argparse errors and --help
+            code = exc.code if isinstance(exc.code, int) else 2
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def run_proc(args: list[str], cwd: Path | None = None, timeout: float = 120, **kw) -> Result:
+    """The `pixelbuild` console script as a subprocess (no TTY: plain output)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PIXELBUILD_CACHE", None)
+    p = subprocess.run(
+        ["pixelbuild", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+        **kw,
+    )
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+@pytest.fixture(autouse=True)
+def _no_cache_env(monkeypatch):
+    monkeypatch.delenv("PIXELBUILD_CACHE", raising=False)
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    """make_project(manifest_text=SMALL, palette=PALETTE, name="p") -> Proj."""
+
+    def make(manifest: str = SMALL, palette: str | None = PALETTE, name: str = "p") -> Proj:
+        d = tmp_path / name
+        d.mkdir()
+        (d / "pixels.yaml").write_text(textwrap.dedent(manifest))
+        if palette is not None:
+            (d / "palettes").mkdir()
+            (d / "palettes" / "x.hex").write_text(palette)
+        return Proj(d)
+
+    return make
+
+
+@pytest.fixture
+def proj(make_project) -> Proj:
+    return make_project()
+
+
+@pytest.fixture
+def built(proj) -> Proj:
+    """The small project, built once."""
+    r = pb(proj, "build", "--json")
+    assert r.code == 0, r.err
+    assert sorted(r.json["rebuilt"]) == ["grass", "hero", "slime", "walk"]
+    return proj
+
+
+def pb(project: Proj, *args: str) -> Result:
+    """`pixelbuild <command> -C <project> args...` in process."""
+    command, *rest = args
+    return run([command, "-C", str(project.dir), *rest])
+
+
+def pb_proc(project: Proj, *args: str, **kw) -> Result:
+    command, *rest = args
+    return run_proc([command, "-C", str(project.dir), *rest], **kw)
+
+
+def tree(root: Path, *, cache: bool = True) -> dict[str, tuple[int, int, int]]:
+    """Every path under root (dirs too) -> (size, mtime_ns, inode); dirs have size 0.
+    `cache=False` leaves out the .pixelbuild folder."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if not cache and Path(dirpath) == root and ".pixelbuild" in dirnames:
+            dirnames.remove(".pixelbuild")
+        for n in dirnames + filenames:
+            p = Path(dirpath) / n
+            st = p.stat()
+            found[str(p.relative_to(root))] = (
+                0 if p.is_dir() else st.st_size,
+                st.st_mtime_ns,
+                st.st_ino,
+            )
+    return found
+
+
+PYTHON = sys.executable
