@@ -335,9 +335,11 @@ def test_tiles_wrap_and_padding_is_restored(engine, folder_model):
 def test_padding_is_restored_after_a_failure(engine, folder_model, monkeypatch):
     engine.generate([make(folder_model)])
     pipe = engine._loaded.pipe
-    monkeypatch.setattr(
-        type(pipe), "__call__", lambda *a, **k: (_ for _ in ()).throw(ValueError("x"))
-    )
+
+    def broken(*args, **kwargs):
+        raise ValueError("broken on purpose")
+
+    monkeypatch.setattr(type(pipe), "__call__", broken)
     with pytest.raises(EngineError, match="generation failed"):
         engine.generate([make(folder_model, tileable=True)])
     monkeypatch.undo()
