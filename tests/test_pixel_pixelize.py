@@ -126,7 +126,7 @@ def test_true_pixel_art_at_its_own_size_is_unchanged(case, method, rgba):
     if not rgba and not opaque:
         rgba = True
     src = art if rgba else art[..., :3]
-    p = PixelParams(method=method, background="none", remove_orphans=False)
+    p = PixelParams(method=method, background="none")  # orphan removal on: not applied at 1:1
     out = pixelize(src, (w, h), pal, p)
     assert np.array_equal(out, art)
 
