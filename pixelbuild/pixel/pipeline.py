@@ -277,7 +277,7 @@ def pixelize(
         choice = np.where(smooth, dithered, choice)
 
     out_idx = np.where(removed.ravel(), alpha_ops.TRANSPARENT, choice).reshape(h, w)
-    if p.remove_orphans and (H, W) != (h, w):  # art given at its own size is taken as drawn
+    if p.remove_orphans and (h, w) != (H, W):  # art given at its own size is taken as drawn
         out_idx = alpha_ops.remove_orphans(out_idx, wrap=p.tileable)
     if p.outline != "none":
         if p.outline == "auto":
