@@ -35,15 +35,27 @@ BinPacker = Callable[[Cells, int, int], "list[tuple[int, int]] | None"]
 _BIG = np.int64(1 << 40)
 
 
-def _maxrects(cells: Cells, bin_w: int, bin_h: int) -> list[tuple[int, int]] | None:
+#: Orders to place cells in, as sort keys of `(w, h)` (all decreasing; ties by input index).
+SORTS: dict[str, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]] = {
+    "height": lambda w, h: (-w, -h),
+    "long-side": lambda w, h: (-np.minimum(w, h), -np.maximum(w, h)),
+    "area": lambda w, h: (-h, -w * h),
+    "perimeter": lambda w, h: (-h, -(w + h)),
+    "width": lambda w, h: (-h, -w),
+}
+
+
+def _maxrects(
+    cells: Cells, bin_w: int, bin_h: int, sort: str = "height"
+) -> list[tuple[int, int]] | None:
     """Pack `cells` into one `bin_w` x `bin_h` bin; positions in input order, or None if one fails.
 
-    Order: decreasing height, then width, then input index (stable, hash-free).
+    Cells go in the order `SORTS[sort]` gives (np.lexsort: last key first), then input index.
     """
     n = len(cells)
     ws = np.fromiter((c[0] for c in cells), dtype=np.int64, count=n)
     hs = np.fromiter((c[1] for c in cells), dtype=np.int64, count=n)
-    order = np.lexsort((np.arange(n), -ws, -hs))
+    order = np.lexsort((np.arange(n), *SORTS[sort](ws, hs)))
     # Smallest width / height among the cells still to place after step k (suffix minima).
     min_w_after = [*np.minimum.accumulate(ws[order][::-1])[::-1].tolist()[1:], 1 << 40]
     min_h_after = [*np.minimum.accumulate(hs[order][::-1])[::-1].tolist()[1:], 1 << 40]
@@ -118,6 +130,24 @@ def _maxrects(cells: Cells, bin_w: int, bin_h: int) -> list[tuple[int, int]] | N
     return out
 
 
+def _sorts_for(count: int) -> tuple[str, ...]:
+    """Sort orders worth trying for `count` cells: all when small, fewer as a pack gets costly."""
+    if count <= 300:
+        return tuple(SORTS)
+    if count <= 2000:
+        return ("height", "long-side", "area")
+    return ("height",)
+
+
+def _maxrects_any(cells: Cells, bin_w: int, bin_h: int) -> list[tuple[int, int]] | None:
+    """The first of `_sorts_for(len(cells))` orders that packs everything, or None."""
+    for sort in _sorts_for(len(cells)):
+        positions = _maxrects(cells, bin_w, bin_h, sort)
+        if positions is not None:
+            return positions
+    return None
+
+
 def _used_extent(cells: Cells, positions: Sequence[tuple[int, int]]) -> tuple[int, int]:
     right = max((x + c[0] for c, (x, _) in zip(cells, positions, strict=True)), default=0)
     bottom = max((y + c[1] for c, (_, y) in zip(cells, positions, strict=True)), default=0)
@@ -126,7 +156,7 @@ def _used_extent(cells: Cells, positions: Sequence[tuple[int, int]]) -> tuple[in
 
 def search_size(
     cells: Cells,
-    packer: BinPacker = _maxrects,
+    packer: BinPacker = _maxrects_any,
     *,
     padding: int = 0,
     power_of_two: bool = False,
@@ -138,9 +168,10 @@ def search_size(
     (the bench runs rectpack through it).
 
     Power of two: sizes in increasing area (then squarer, then wider first); the first that packs
-    wins. Otherwise: for a few widths around the square root of the cell area, the smallest
-    height that packs (grown by 3% steps from the area bound, then bisected to 0.5%), and the
-    result cropped to the used extent; the smallest area wins (ties: squarer, then narrower).
+    wins. Otherwise, for five widths around the square root of the cell area: the smallest height
+    that packs (grown by 3% steps from the area bound, then bisected to 0.5%), the result cropped
+    to the used extent; after the first width, a width is only probed at the height that would
+    beat the best texture so far. The smallest area wins (ties: squarer, then narrower).
     """
     if not cells:
         return (1, 1), []
@@ -165,15 +196,24 @@ def search_size(
 
     limit = max_size + padding
     side = math.sqrt(area)
-    widths = sorted({min(limit, max(most_w + padding, round(side * f))) for f in (1.0, 0.85, 1.2)})
+    widths = []
+    for factor in (1.0, 0.9, 1.12, 0.8, 1.25):
+        bin_w = min(limit, max(most_w + padding, round(side * factor)))
+        if bin_w not in widths:
+            widths.append(bin_w)
     best: tuple[tuple[int, int, int], tuple[int, int], list[tuple[int, int]]] | None = None
     for bin_w in widths:
-        found = _smallest_height(
-            cells, packer, bin_w, max(most_h + padding, -(-area // bin_w)), limit
-        )
-        if found is None:
+        low = max(most_h + padding, -(-area // bin_w))
+        start = None
+        if best is not None:
+            # Only a height that beats the best texture so far is worth a probe.
+            best_area = best[0][0]
+            start = (best_area - 1) // (bin_w - padding) + padding
+            if start < low:
+                continue
+        positions = _smallest_height(cells, packer, bin_w, low, limit, start)
+        if positions is None:
             continue
-        positions = found
         right, bottom = _used_extent(cells, positions)
         size = (right - padding, bottom - padding)
         key = (size[0] * size[1], max(size), size[0])
@@ -183,21 +223,23 @@ def search_size(
 
 
 def _smallest_height(
-    cells: Cells, packer: BinPacker, bin_w: int, low: int, limit: int
+    cells: Cells, packer: BinPacker, bin_w: int, low: int, limit: int, start: int | None = None
 ) -> list[tuple[int, int]] | None:
-    """Positions for the smallest bin height (to 0.5%) at width `bin_w`, or None up to `limit`."""
+    """Positions for the smallest bin height (to 0.5%) at width `bin_w`, or None up to `limit`.
+
+    Without `start`, heights grow by 3% from `low` until one packs; with it, `start` is the only
+    height tried upwards (None if it fails). Then bisect between the last failure and success.
+    """
     failed = low - 1
-    height = low
+    height = low if start is None else min(start, limit)
     while True:
-        height = min(height, limit)
         positions = packer(cells, bin_w, height)
         if positions is not None:
             break
-        failed = height
-        if height >= limit:
+        if start is not None or height >= limit:
             return None
-        height = max(height + 1, math.ceil(height * 1.03))
-    # Bisect between the last failure and the success.
+        failed = height
+        height = min(limit, max(height + 1, math.ceil(height * 1.03)))
     good, good_positions = height, positions
     while good - failed > max(1, good // 200):
         mid = (good + failed) // 2
