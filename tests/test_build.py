@@ -233,7 +233,7 @@ def test_outputs_have_normal_file_permissions(built):
 
 # --- kill -9 in the middle of a build --------------------------------------------------------
 
-N_BIG = 100
+N_BIG = 70  # more than one generate batch (64) of the procedural engine
 BIG = "project: {size: 16, generate: {canvas: 64}}\nsprites:\n" + "".join(
     f"  s{i:03d}: {{prompt: creature number {i} with {['red', 'blue', 'green'][i % 3]} spots}}\n"
     for i in range(N_BIG)
