@@ -78,9 +78,7 @@ class Builder:
         result = BuildResult()
         emitter = Emitter(p.assets, p.cache / "tmp", p.state, p.lock, self.force)
         stale = [e for e in plan.entries if e.stale]
-        result.up_to_date = [
-            e.name for e in plan.entries if not e.stale and e.name in self._selected(plan)
-        ]
+        result.up_to_date = [e.name for e in plan.entries if not e.stale]
         try:
             for entry in stale:
                 conflicts = [r for out in entry.outputs if (r := emitter.conflict(out))]
@@ -109,9 +107,6 @@ class Builder:
         self.engines.clear()
 
     # -- steps --
-
-    def _selected(self, plan: Plan) -> set[str]:
-        return {e.name for e in plan.entries}
 
     def _run_steps(self, entries: list[EntryPlan], result: BuildResult) -> None:
         needed = self._needed([e.final for e in entries])

@@ -33,13 +33,34 @@ class Lock:
         return None
 
     def to_json(self) -> str:
-        body = {
-            "version": LOCK_VERSION,
-            "generator": "pixelbuild",
-            "entries": self.entries,
-            "files": self.files,
-        }
-        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+        """Sorted JSON with one line per entry field: a rebuilt entry diffs as a few lines.
+
+        Inner values are written compactly by the C encoder (an indented dump uses the pure
+        Python one, which is slow for large projects).
+        """
+
+        def compact(value: Any) -> str:
+            return json.dumps(value, sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
+
+        lines = [
+            "{",
+            f'  "version": {LOCK_VERSION},',
+            '  "generator": "pixelbuild",',
+            '  "entries": {',
+        ]
+        names = sorted(self.entries)
+        for i, name in enumerate(names):
+            entry = self.entries[name]
+            lines.append(f"    {compact(name)}: {{")
+            keys = sorted(entry)
+            for j, key in enumerate(keys):
+                comma = "," if j < len(keys) - 1 else ""
+                lines.append(f"      {compact(key)}: {compact(entry[key])}{comma}")
+            lines.append("    }" + ("," if i < len(names) - 1 else ""))
+        lines.append("  },")
+        lines.append(f'  "files": {compact(dict(sorted(self.files.items())))}')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
 
 
 def read_lock(path: Path) -> Lock:
