@@ -167,6 +167,16 @@ def _minmax_filter(a: np.ndarray, r: int, op) -> np.ndarray:
     return out
 
 
+def _box_mean(a: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1) square window, edge-replicate padded (2-D array)."""
+    p = np.pad(a.astype(np.float64), r, mode="edge")
+    c = np.cumsum(np.cumsum(p, 0), 1)
+    c = np.pad(c, ((1, 0), (1, 0)))
+    k = 2 * r + 1
+    s = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    return (s / (k * k)).astype(np.float32)
+
+
 def _argmin_filter(v: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column of the smallest value in each (2r+1) square window (separable)."""
     h, w = v.shape
@@ -207,8 +217,9 @@ def expand_outlines(rgb: np.ndarray, lum: np.ndarray, scale: float) -> np.ndarra
         return rgb
     k = max(1, math.ceil(scale / 4))
     r = max(1, round(scale / 2))
-    closing = _minmax_filter(_minmax_filter(lum, k, np.maximum), k, np.minimum)
-    thin = (closing - lum) > 0.08
+    smooth = _box_mean(lum, 1)  # single noisy pixels are not features
+    closing = _minmax_filter(_minmax_filter(smooth, k, np.maximum), k, np.minimum)
+    thin = (closing - smooth) > 0.08
     if not thin.any():
         return rgb
     near = _minmax_filter(thin.astype(np.uint8), r, np.maximum) > 0
