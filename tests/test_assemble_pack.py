@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelbuild.assemble import Placement, atlas_image, pack_rects
-from pixelbuild.assemble.pack import search_size
+from pixelbuild.assemble.pack import SORTS, _maxrects, _maxrects_py, search_size
 
 sizes_strategy = st.lists(
     st.tuples(st.integers(1, 48), st.integers(1, 48)), min_size=1, max_size=40
@@ -45,7 +45,7 @@ def check_layout(size, placements, sizes, padding, extrude, max_size=4096) -> No
         assert ok.all(), [(boxes[i], boxes[j]) for i, j in zip(*np.nonzero(~ok), strict=True)][:3]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(sizes=sizes_strategy, padding=st.integers(0, 3), extrude=st.integers(0, 2))
 def test_packed_rects_are_disjoint_inside_and_padded(sizes, padding, extrude) -> None:
     size, placements = pack_rects(sizes, padding=padding, extrude=extrude)
@@ -72,6 +72,18 @@ def test_max_size_is_honoured_or_refused(sizes) -> None:
         assert "64x64" in str(err)
     else:
         check_layout(size, placements, sizes, 1, 0, max_size=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=sizes_strategy,
+    bin_w=st.integers(20, 200),
+    bin_h=st.integers(20, 200),
+    sort=st.sampled_from(sorted(SORTS)),
+)
+def test_numpy_and_python_maxrects_agree(sizes, bin_w, bin_h, sort) -> None:
+    # pack_rects uses the Python one on small inputs and the numpy one on large ones.
+    assert _maxrects(sizes, bin_w, bin_h, sort) == _maxrects_py(sizes, bin_w, bin_h, sort)
 
 
 def test_perfect_fit_is_found() -> None:

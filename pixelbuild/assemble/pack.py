@@ -33,6 +33,9 @@ Cells = Sequence[tuple[int, int]]
 BinPacker = Callable[[Cells, int, int], "list[tuple[int, int]] | None"]
 
 _BIG = np.int64(1 << 40)
+_MAX = np.iinfo(np.int64).max
+#: Below this many cells the free list stays short and plain Python beats numpy's call overhead.
+_PY_BELOW = 1200
 
 
 #: Orders to place cells in, as sort keys of `(w, h)` (all decreasing; ties by input index).
@@ -75,7 +78,7 @@ def _maxrects(
         if not fits.any():
             return None
         short = np.minimum(slack_w, slack_h)
-        score = np.where(fits, short * _BIG + np.maximum(slack_w, slack_h), np.iinfo(np.int64).max)
+        score = np.where(fits, short * _BIG + np.maximum(slack_w, slack_h), _MAX)
         best = int(score.argmin())
         x, y = int(fl[best]), int(ft[best])
         out[k] = (x, y)
@@ -130,6 +133,83 @@ def _maxrects(
     return out
 
 
+def _order(cells: Cells, sort: str) -> list[int]:
+    n = len(cells)
+    ws = np.fromiter((c[0] for c in cells), dtype=np.int64, count=n)
+    hs = np.fromiter((c[1] for c in cells), dtype=np.int64, count=n)
+    return np.lexsort((np.arange(n), *SORTS[sort](ws, hs))).tolist()
+
+
+def _maxrects_py(
+    cells: Cells, bin_w: int, bin_h: int, sort: str = "height"
+) -> list[tuple[int, int]] | None:
+    """`_maxrects` in plain Python: the same steps in the same order, so the same placements."""
+    order = _order(cells, sort)
+    n = len(cells)
+    min_w_after = [0] * n
+    min_h_after = [0] * n
+    low_w = low_h = 1 << 40
+    for step in range(n - 1, -1, -1):
+        min_w_after[step], min_h_after[step] = low_w, low_h
+        w, h = cells[order[step]]
+        low_w, low_h = min(low_w, w), min(low_h, h)
+    free = [(0, 0, bin_w, bin_h)]
+    out: list[tuple[int, int]] = [(0, 0)] * n
+    prev_need = (0, 0)
+    for step, k in enumerate(order):
+        w, h = cells[k]
+        best = -1
+        best_score = (0, 0)
+        for i, (left, top, right, bottom) in enumerate(free):
+            slack_w, slack_h = right - left - w, bottom - top - h
+            if slack_w >= 0 and slack_h >= 0:
+                score = (slack_w, slack_h) if slack_w < slack_h else (slack_h, slack_w)
+                if best < 0 or score < best_score:
+                    best, best_score = i, score
+        if best < 0:
+            return None
+        x, y = free[best][0], free[best][1]
+        out[k] = (x, y)
+        r, b = x + w, y + h
+        kept = []
+        hits = []
+        for f in free:
+            (hits if f[0] < r and f[2] > x and f[1] < b and f[3] > y else kept).append(f)
+        need_w, need_h = min_w_after[step], min_h_after[step]
+        pieces = [
+            p
+            for p in (
+                [(hl, ht, min(hr, x), hb) for hl, ht, hr, hb in hits]
+                + [(max(hl, r), ht, hr, hb) for hl, ht, hr, hb in hits]
+                + [(hl, ht, hr, min(hb, y)) for hl, ht, hr, hb in hits]
+                + [(hl, max(ht, b), hr, hb) for hl, ht, hr, hb in hits]
+            )
+            if p[2] - p[0] >= need_w and p[3] - p[1] >= need_h
+        ]
+        if (need_w, need_h) != prev_need:
+            prev_need = (need_w, need_h)
+            kept = [f for f in kept if f[2] - f[0] >= need_w and f[3] - f[1] >= need_h]
+        pieces = [
+            p
+            for p in pieces
+            if not any(
+                p[0] >= f[0] and p[1] >= f[1] and p[2] <= f[2] and p[3] <= f[3] for f in kept
+            )
+        ]
+        if len(pieces) > 1:
+            pieces = [
+                p
+                for i, p in enumerate(pieces)
+                if not any(
+                    (q == p and j < i)
+                    or (q != p and p[0] >= q[0] and p[1] >= q[1] and p[2] <= q[2] and p[3] <= q[3])
+                    for j, q in enumerate(pieces)
+                )
+            ]
+        free = kept + pieces
+    return out
+
+
 def _sorts_for(count: int) -> tuple[str, ...]:
     """Sort orders worth trying for `count` cells: all when small, fewer as a pack gets costly."""
     if count <= 300:
@@ -141,8 +221,9 @@ def _sorts_for(count: int) -> tuple[str, ...]:
 
 def _maxrects_any(cells: Cells, bin_w: int, bin_h: int) -> list[tuple[int, int]] | None:
     """The first of `_sorts_for(len(cells))` orders that packs everything, or None."""
+    pack = _maxrects_py if len(cells) < _PY_BELOW else _maxrects
     for sort in _sorts_for(len(cells)):
-        positions = _maxrects(cells, bin_w, bin_h, sort)
+        positions = pack(cells, bin_w, bin_h, sort)
         if positions is not None:
             return positions
     return None
@@ -168,10 +249,11 @@ def search_size(
     (the bench runs rectpack through it).
 
     Power of two: sizes in increasing area (then squarer, then wider first); the first that packs
-    wins. Otherwise, for five widths around the square root of the cell area: the smallest height
-    that packs (grown by 3% steps from the area bound, then bisected to 0.5%), the result cropped
-    to the used extent; after the first width, a width is only probed at the height that would
-    beat the best texture so far. The smallest area wins (ties: squarer, then narrower).
+    wins. Otherwise, for five widths (three above 2,000 cells) around the square root of the cell
+    area: the smallest height that packs (grown by 3% steps from the area bound, then bisected to
+    0.5%), the result cropped to the used extent; after the first width, a width is only probed
+    at the height that would beat the best texture so far. The smallest area wins (ties: squarer,
+    then narrower).
     """
     if not cells:
         return (1, 1), []
@@ -197,7 +279,8 @@ def search_size(
     limit = max_size + padding
     side = math.sqrt(area)
     widths = []
-    for factor in (1.0, 0.9, 1.12, 0.8, 1.25):
+    factors = (1.0, 0.9, 1.12, 0.8, 1.25) if len(cells) <= 2000 else (1.0, 0.9, 1.12)
+    for factor in factors:
         bin_w = min(limit, max(most_w + padding, round(side * factor)))
         if bin_w not in widths:
             widths.append(bin_w)
