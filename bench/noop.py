@@ -1,0 +1,324 @@
+"""No-op and one-entry-change build times for large manifests, with DVC as a peer.
+
+    python bench/noop.py [--sizes 100,1000,10000] [--repeat 5] [--dvc-stages 1000] [--no-dvc]
+                         [--workdir DIR] [--json PATH]
+
+For each N: a manifest of N sprites (size 16, canvas 64, procedural engine) is built once, then
+`pixelbuild build` is timed as a whole process (interpreter start included), median of
+`--repeat` runs:
+  * fast   - the default no-op: the stat snapshot of the last clean build answers;
+  * full   - `.pixelbuild/snapshot.json` deleted before each run, so the manifest is loaded,
+             validated, resolved, fingerprinted and planned against the lock;
+  * locked - `build --locked` (what CI runs; always the full path, read-only);
+  * change - one entry's prompt edited (a different entry each run); `--json` must report
+             exactly that entry rebuilt.
+Targets (issue 2): 1,000 entries no-op <= 0.3 s wall, 10,000 <= 2 s.
+
+DVC: a throwaway venv outside the repo (default /tmp/dvc-venv, reused when present) gets
+`pip install dvc`; a `--dvc-stages`-stage pipeline (one dep file, one `cp`, one out per stage) is
+`git init` + `dvc init` + set up once, then `dvc status` is timed (median of 3). Set-up is
+`--dvc-setup repro` (`dvc repro`: runs the 1,000 `cp`s, ~0.5 s a stage here, ~10 min) or, by
+default, `commit` (the outs are copied by this script, then `dvc commit -f` records the same
+dvc.lock hashes `repro` would, without spawning 1,000 shells). `dvc status` then sees the same
+pipeline either way, and must report "Data and pipelines are up to date".
+Wall times on a shared machine are noisy: the CPU time of each run (user + sys) and the load
+average are recorded too. Results: a table on stdout, JSON in bench/results/noop.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine, median_runs, run_timed, table, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = ROOT / "bench" / "results" / "noop.json"
+TARGETS = {1000: 0.3, 10000: 2.0}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def env() -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if k != "PIXELBUILD_CACHE"}
+    e["PYTHONDONTWRITEBYTECODE"] = "1"
+    return e
+
+
+def manifest(n: int, changed: dict[int, str] | None = None) -> str:
+    changed = changed or {}
+    lines = ["project: {size: 16, generate: {canvas: 64}}", "sprites:"]
+    for i in range(n):
+        prompt = changed.get(i, f"creature number {i}")
+        lines.append(f"  s{i:05d}: {{prompt: {prompt}}}")
+    return "\n".join(lines) + "\n"
+
+
+def first_build(project: Path, n: int) -> float:
+    """Build every entry, printing progress as entries finish."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        ["pixelbuild", "build", "-C", str(project)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
+    assert proc.stderr is not None
+    built, step = 0, max(1, n // 10)
+    tail: list[str] = []
+    for line in proc.stderr:
+        tail = [*tail[-20:], line]
+        if line.startswith("built ") and "," not in line.split()[1]:
+            built += 1
+            if built % step == 0:
+                log(f"  first build: {built}/{n} ({time.perf_counter() - start:.0f} s)")
+    if proc.wait() != 0:
+        raise SystemExit(f"first build of {n} entries failed:\n{''.join(tail)}")
+    return time.perf_counter() - start
+
+
+def bench_size(n: int, workdir: Path, repeat: int) -> dict:
+    project = workdir / f"n{n}"
+    if project.exists():
+        shutil.rmtree(project)
+    project.mkdir(parents=True)
+    (project / "pixels.yaml").write_text(manifest(n))
+    log(f"N={n}: first build")
+    first = first_build(project, n)
+    build = ["pixelbuild", "build", "-C", str(project)]
+
+    check = run_timed([*build, "--json"], env=env())
+    body = json.loads(check.stdout)
+    assert check.code == 0 and body["rebuilt"] == [] and len(body["up_to_date"]) == n, body
+
+    log(f"N={n}: no-op, fast path")
+    fast_runs, fast = median_runs(build, repeat, env=env())
+    assert all(r.code == 0 and f"up to date: {n} entries" in r.stderr for r in fast_runs)
+
+    snap = project / ".pixelbuild" / "snapshot.json"
+    log(f"N={n}: no-op, full path")
+    full_runs, full = median_runs(build, repeat, before=lambda: snap.unlink(), env=env())
+    assert all(r.code == 0 and f"up to date: {n} entries" in r.stderr for r in full_runs)
+
+    log(f"N={n}: build --locked")
+    locked_runs, locked = median_runs([*build, "--locked"], max(1, min(repeat, 3)), env=env())
+    assert all(r.code == 0 for r in locked_runs), locked_runs[0].stderr
+
+    log(f"N={n}: one-entry prompt change")
+    change_runs = []
+    for k in range(repeat):
+        i = (k * 7919 + n // 2) % n
+        (project / "pixels.yaml").write_text(manifest(n, {i: f"changed creature {i} run {k}"}))
+        run = run_timed([*build, "--json"], env=env())
+        body = json.loads(run.stdout)
+        assert run.code == 0, run.stderr
+        assert body["rebuilt"] == [f"s{i:05d}"], body["rebuilt"][:5]
+        if k == 0:
+            # the change ran one generate, one pixelize and one assemble, and nothing else
+            assert body["steps_run"] == {"generate": 1, "pixelize": 1, "assemble": 1}, body
+        change_runs.append(run)
+        (project / "pixels.yaml").write_text(manifest(n))  # back, for the next edit
+        run_timed(build, env=env())  # rebuild the original entry (from the cache)
+    change = statistics.median(r.wall for r in change_runs)
+
+    def cpu(runs):
+        return round(statistics.median(r.cpu for r in runs), 4)
+
+    result = {
+        "entries": n,
+        "first_build_s": round(first, 2),
+        "noop_fast_s": round(fast, 4),
+        "noop_fast_cpu_s": cpu(fast_runs),
+        "noop_full_s": round(full, 4),
+        "noop_full_cpu_s": cpu(full_runs),
+        "locked_s": round(locked, 4),
+        "locked_cpu_s": cpu(locked_runs),
+        "one_change_s": round(change, 4),
+        "one_change_cpu_s": cpu(change_runs),
+        "one_change_rebuilt": 1,
+        "runs": {
+            "fast": [round(r.wall, 4) for r in fast_runs],
+            "full": [round(r.wall, 4) for r in full_runs],
+            "locked": [round(r.wall, 4) for r in locked_runs],
+            "change": [round(r.wall, 4) for r in change_runs],
+        },
+    }
+    if n in TARGETS:
+        result["target_s"] = TARGETS[n]
+        result["meets_target"] = fast <= TARGETS[n]
+    shutil.rmtree(project, ignore_errors=True)
+    return result
+
+
+# --- DVC ---------------------------------------------------------------------------------------
+
+
+def dvc_venv(venv: Path) -> Path:
+    dvc = venv / "bin" / "dvc"
+    if dvc.exists():
+        return dvc
+    log(f"DVC: creating {venv} and installing dvc (once)")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "dvc"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=900,
+    )
+    return dvc
+
+
+def bench_dvc(stages: int, workdir: Path, venv: Path, setup: str) -> dict:
+    try:
+        dvc = dvc_venv(venv)
+        version = subprocess.run(
+            [str(dvc), "--version"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (subprocess.SubprocessError, OSError) as exc:
+        return {"available": False, "error": f"DVC could not be installed: {exc}"}
+    repo = workdir / f"dvc{stages}"
+    if repo.exists():
+        shutil.rmtree(repo)
+    (repo / "in").mkdir(parents=True)
+    (repo / "out").mkdir()
+    lines = ["stages:"]
+    for i in range(stages):
+        (repo / "in" / f"{i:05d}.txt").write_text(f"input {i}\n")
+        lines += [
+            f"  s{i:05d}:",
+            f"    cmd: cp in/{i:05d}.txt out/{i:05d}.txt",
+            f"    deps: [in/{i:05d}.txt]",
+            f"    outs: [out/{i:05d}.txt]",
+        ]
+    (repo / "dvc.yaml").write_text("\n".join(lines) + "\n")
+    denv = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "b@e", "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "b@e"}  # fmt: skip
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=denv)
+    subprocess.run([str(dvc), "init", "-q"], cwd=repo, check=True, env=denv)
+    log(f"DVC: dvc {setup} of {stages} stages (once)")
+    start = time.perf_counter()
+    if setup == "commit":
+        for i in range(stages):
+            shutil.copy(repo / "in" / f"{i:05d}.txt", repo / "out" / f"{i:05d}.txt")
+        cmd = [str(dvc), "commit", "-f", "-q"]
+    else:
+        cmd = [str(dvc), "repro", "-q"]
+    done = subprocess.run(cmd, cwd=repo, env=denv, capture_output=True, text=True)
+    setup_s = time.perf_counter() - start
+    if done.returncode != 0:
+        return {"available": True, "version": version, "error": f"dvc {setup} failed: "
+                f"{done.stderr[-2000:]}"}  # fmt: skip
+    log("DVC: dvc status")
+    check = run_timed([str(dvc), "status"], cwd=repo, env=denv)
+    if check.code != 0 or "up to date" not in check.stdout:
+        said = check.stdout[-500:] + check.stderr[-1500:]
+        return {"available": True, "version": version, "error": f"dvc status: {said}"}
+    runs, status = median_runs([str(dvc), "status"], 3, cwd=repo, env=denv)
+    if any(r.code != 0 for r in runs):
+        return {"available": True, "version": version, "error": runs[0].stderr[-2000:]}
+    shutil.rmtree(repo, ignore_errors=True)
+    return {
+        "available": True,
+        "version": version,
+        "stages": stages,
+        "setup": setup,
+        "setup_s": round(setup_s, 2),
+        "status_s": round(status, 4),
+        "status_cpu_s": round(statistics.median(r.cpu for r in runs), 4),
+        "runs": [round(r.wall, 4) for r in runs],
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="100,1000,10000")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--dvc-stages", type=int, default=1000)
+    ap.add_argument("--no-dvc", action="store_true")
+    ap.add_argument("--dvc-venv", type=Path, default=Path("/tmp/dvc-venv"))
+    ap.add_argument("--dvc-setup", choices=["commit", "repro"], default="commit")
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the generated projects go (default: a temp dir in /dev/shm when present; "
+        "the no-op reads only stats, but the first builds fsync every file)",
+    )
+    ap.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    base = args.workdir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
+    workdir = Path(tempfile.mkdtemp(prefix="pixelbuild-noop-", dir=base))
+    started = time.perf_counter()
+    results, dvc = [], None
+    try:
+        for n in sizes:
+            results.append(bench_size(n, workdir, args.repeat))
+        if not args.no_dvc:
+            dvc = bench_dvc(args.dvc_stages, workdir, args.dvc_venv, args.dvc_setup)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    rows = [
+        [r["entries"], r["first_build_s"], r["noop_fast_s"], r["noop_fast_cpu_s"],
+         r["noop_full_s"], r["noop_full_cpu_s"], r["locked_s"], r["one_change_s"],
+         r.get("target_s"), {True: "yes", False: "NO"}.get(r.get("meets_target"))]
+        for r in results
+    ]  # fmt: skip
+    print(table(["entries", "first build", "no-op fast", "(cpu)", "no-op full", "(cpu)",
+                 "--locked", "1 change", "target", "met"], rows))  # fmt: skip
+    body = {
+        "bench": "noop",
+        "machine": machine(),
+        "workdir_base": str(base) if base else tempfile.gettempdir(),
+        "repeat": args.repeat,
+        "results": results,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if dvc is not None:
+        body["dvc"] = dvc
+        ours = next((r for r in results if r["entries"] == args.dvc_stages), None)
+        if dvc.get("status_s") and ours:
+            body["dvc_ratio"] = {
+                "entries": args.dvc_stages,
+                "ours_fast_over_dvc_status": round(ours["noop_fast_s"] / dvc["status_s"], 4),
+                "ours_full_over_dvc_status": round(ours["noop_full_s"] / dvc["status_s"], 4),
+                "dvc_status_over_ours_fast": round(dvc["status_s"] / ours["noop_fast_s"], 1),
+                "dvc_status_over_ours_full": round(dvc["status_s"] / ours["noop_full_s"], 1),
+            }
+        print()
+        if "status_s" in dvc:
+            print(f"DVC {dvc['version']}: `dvc status` on {dvc['stages']} stages: "
+                  f"{dvc['status_s']:.3f} s (cpu {dvc['status_cpu_s']:.3f} s)")  # fmt: skip
+            if "dvc_ratio" in body:
+                r = body["dvc_ratio"]
+                print(f"ours/DVC at {r['entries']}: fast {r['ours_fast_over_dvc_status']:.3f} "
+                      f"({r['dvc_status_over_ours_fast']}x faster), full "
+                      f"{r['ours_full_over_dvc_status']:.3f} "
+                      f"({r['dvc_status_over_ours_full']}x faster)")  # fmt: skip
+            else:
+                print(f"(no pixelbuild size of {args.dvc_stages} entries in --sizes: no ratio)")
+        else:
+            print(f"DVC: {dvc.get('error')}")
+    print(f"\nload average (1 min): {body['machine'].get('loadavg_1m')}; wall {body['seconds']} s")
+    write_json(args.json, body)
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
