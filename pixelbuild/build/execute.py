@@ -22,6 +22,10 @@ from pixelbuild.errors import PixelbuildError
 FAST_BLOB_KINDS = {"source", "generate"}
 
 
+class _Missing(PixelbuildError):
+    """A step's stored result is absent or failed verification: it must run again."""
+
+
 @dataclass
 class BuildResult:
     """What a build did, entry by entry."""
@@ -81,7 +85,9 @@ class Builder:
         result.up_to_date = [e.name for e in plan.entries if not e.stale]
         try:
             for entry in stale:
-                conflicts = [r for out in entry.outputs if (r := emitter.conflict(out))]
+                # Fail fast, before any generation, on outputs edited since we wrote them. Files
+                # we never wrote are checked at write time: identical bytes are adopted.
+                conflicts = [r for out in entry.edited if (r := emitter.conflict(out))]
                 if conflicts:
                     result.failed[entry.name] = "; ".join(conflicts)
             todo = [e for e in stale if e.name not in result.failed]
@@ -164,14 +170,17 @@ class Builder:
         return order
 
     def _cached(self, step: Step) -> bool:
-        record = self.project.state.record(step.key)
-        if record is None:
+        """Whether `step` has a stored result whose blobs all read back intact.
+
+        Every cached step this is asked about is read later anyway (a final step to emit, or an
+        input of a step that runs), so it is loaded and verified here: a corrupt or missing blob
+        makes the step a miss, to be run again, instead of failing the build.
+        """
+        try:
+            self._load(step)
+        except _Missing:
             return False
-        digests = list(record.get("blobs", [])) + list(record.get("files", {}).values())
-        if all(self.project.store.has(d) for d in digests):
-            return True
-        self.project.state.drop_record(step.key)
-        return False
+        return True
 
     def _guard(
         self, step: Step, failed: dict[str, str], result: BuildResult, run: Callable[[], None]
@@ -290,7 +299,7 @@ class Builder:
             return self._results[step.key]
         record = self.project.state.record(step.key)
         if record is None:
-            raise PixelbuildError(f"result of {step.kind} step for {step.entry!r} is missing")
+            raise _Missing(f"no stored result for the {step.kind} step of {step.entry!r}")
         images = [decode_png(self._blob(d, step)) for d in record.get("blobs", [])]
         files = {path: self._blob(d, step) for path, d in record.get("files", {}).items()}
         out = Result(images=images, files=files, meta=record.get("meta", {}))
@@ -306,11 +315,9 @@ class Builder:
 
     def _blob(self, digest: str, step: Step) -> bytes:
         data = self.project.store.get(digest)
-        if data is None:
+        if data is None:  # missing or corrupt (the store removed it): forget the record
             self.project.state.drop_record(step.key)
-            raise PixelbuildError(
-                f"cached {step.kind} result for {step.entry!r} is corrupt; run the build again"
-            )
+            raise _Missing(f"a blob of the {step.kind} step of {step.entry!r} is missing/corrupt")
         return data
 
     # -- emission --

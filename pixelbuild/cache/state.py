@@ -32,7 +32,8 @@ class State:
         if readonly:
             self.db = sqlite3.connect(":memory:")
             if path.exists():
-                disk = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                # immutable: read without locking, so no -wal/-shm side files appear
+                disk = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
                 disk.backup(self.db)
                 disk.close()
         else:

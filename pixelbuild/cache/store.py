@@ -45,6 +45,16 @@ class BlobStore:
         return self._path(digest).exists()
 
 
+def _file_mode() -> int:
+    """The mode a plain `open(path, "w")` would give: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 def write_atomic(dest: Path, data: bytes, staging: Path) -> None:
     """Write `data` to `dest` via a temp file in `staging` and `os.replace`.
 
@@ -54,6 +64,7 @@ def write_atomic(dest: Path, data: bytes, staging: Path) -> None:
     staging.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-", suffix=dest.suffix)
     try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600 files; outputs are ordinary files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

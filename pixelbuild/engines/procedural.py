@@ -106,12 +106,14 @@ def paint_sprite(request: GenerateRequest) -> np.ndarray:
     inner = (gw - 4, gh - 4)
     mask = np.zeros((gh, gw), bool)
     mask[2:-2, 2:-2] = _design_mask(rng, inner)
-    # Animation: the body bobs and the lower third steps left/right.
+    # Animation: the lower third steps with cos(phase) while the body bobs with sin(phase), so
+    # every frame of a cycle is a distinct pose.
+    bob = 0
     if request.frames > 1:
         phase = 2 * np.pi * request.frame / request.frames
-        mask = np.roll(mask, round(np.sin(phase)), axis=0)
         lower = slice(2 * gh // 3, gh)
-        mask[lower] = np.roll(mask[lower], 1 if request.frame % 2 else -1, axis=1)
+        mask[lower] = np.roll(mask[lower], round(np.cos(phase)), axis=1)
+        bob = round(np.sin(phase) * h / gh)
     base = _rgb(hue, sat, 0.75)
     accent = _rgb(hue + rng.uniform(0.35, 0.65), sat * 0.9, 0.9)
     spots = (rng.random((gh, gw)) < 0.12) & mask
@@ -134,7 +136,7 @@ def paint_sprite(request: GenerateRequest) -> np.ndarray:
     background = _rgb(hue + 0.5, 0.08, 0.93)
     rgb = np.where(body[..., None], color, background)
     rgb = np.where(outline[..., None], base * 0.22, rgb)
-    return _finish(rgb, rng, blur=w / gw / 8)
+    return _finish(np.roll(rgb, bob, axis=0), rng, blur=w / gw / 8)
 
 
 def _edge(mask: np.ndarray) -> np.ndarray:

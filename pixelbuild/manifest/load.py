@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pixelbuild.errors import Issue, ManifestError
+from pixelbuild.manifest.resolve import DEFAULT_OUT_DIRS
 from pixelbuild.manifest.schema import ENTRY_SECTIONS, Manifest
 from pixelbuild.manifest.source import Document, load_yaml
 
@@ -232,6 +233,8 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
             path = (sec, name)
             check_settings(path, entry)
             out = entry.get("out")
+            if out is None:
+                out = f"{DEFAULT_OUT_DIRS[SINGULAR[sec]]}/{name}.png"
             if isinstance(out, str):
                 reason = unsafe_asset_path(out)
                 if reason:
@@ -241,8 +244,13 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
                 else:
                     norm = str(PurePosixPath(out))
                     if norm in outputs:
+                        here = (*path, "out") if "out" in entry else path
                         other = _entry_label(outputs[norm])
-                        problem((*path, "out"), f"output {out!r} is also written by {other}")
+                        problem(
+                            here,
+                            f"output {out!r} is also written by {other}",
+                            key="out" not in entry,
+                        )
                     outputs[norm] = path
             base = entry.get("base")
             if isinstance(base, str) and base not in section("sprites"):

@@ -79,9 +79,13 @@ def load_yaml(path: Path) -> Document:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # An unclosed quote or bracket is reported at the end of the file; where it was opened
+        # (the context) is where the user must look.
+        scanning = isinstance(exc, yaml.scanner.ScannerError) and exc.context_mark is not None
+        mark = exc.context_mark if scanning else exc.problem_mark or exc.context_mark
         where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-        raise ManifestError([Issue(f"invalid YAML: {exc.problem or exc}", where)]) from None
+        problem = f"{exc.problem} ({exc.context})" if scanning else exc.problem or str(exc)
+        raise ManifestError([Issue(f"invalid YAML: {problem}", where)]) from None
     finally:
         loader.dispose()
     duplicates = [
