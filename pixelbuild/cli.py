@@ -165,7 +165,8 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
 
 def _engine_kwargs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     options = {"device": args.device, "dtype": args.dtype, "allow_download": args.allow_download}
-    return {"diffusers": {k: v for k, v in options.items() if v}}
+    given = {k: v for k, v in options.items() if v}
+    return {name: dict(given) for name in ("diffusers", "inductor", "tensorrt")}
 
 
 def _open(args: argparse.Namespace, *, readonly: bool = False) -> Any:

@@ -15,7 +15,13 @@ from pixelbuild.build.plan import EntryPlan, Plan, Step
 from pixelbuild.build.project import Project
 from pixelbuild.build.report import Reporter
 from pixelbuild.cache.lock import write_lock
-from pixelbuild.engines import ENGINE_VERSIONS, Engine, GenerateRequest, get_engine
+from pixelbuild.engines import (
+    COMPILED_ENGINES,
+    ENGINE_VERSIONS,
+    Engine,
+    GenerateRequest,
+    get_engine,
+)
 from pixelbuild.errors import PixelbuildError
 
 # Raw images are cached quickly encoded; what a user sees is encoded small.
@@ -249,7 +255,10 @@ class Builder:
 
     def _engine(self, name: str) -> Engine:
         if name not in self.engines:
-            self.engines[name] = get_engine(name, **self.engine_options.get(name, {}))
+            options = dict(self.engine_options.get(name, {}))
+            if name in COMPILED_ENGINES:
+                options["cache_dir"] = self.project.cache
+            self.engines[name] = get_engine(name, **options)
         return self.engines[name]
 
     def _request(self, step: Step) -> GenerateRequest:
@@ -274,6 +283,7 @@ class Builder:
             strength=p.get("strength", 0.5),
             frame=p["frame"],
             frames=p["frames"],
+            fallback=gen.fallback,
         )
 
     # -- results --

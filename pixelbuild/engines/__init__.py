@@ -11,9 +11,14 @@ from pixelbuild.errors import EngineError
 ENGINES: dict[str, str] = {
     "procedural": "pixelbuild.engines.procedural:ProceduralEngine",
     "diffusers": "pixelbuild.engines.sdxl:DiffusersEngine",
+    "inductor": "pixelbuild.engines.compiled.engine:InductorEngine",
+    "tensorrt": "pixelbuild.engines.compiled.engine:TensorRTEngine",
 }
+# Engines that run compiled UNets out of the project cache; they are given `cache_dir`.
+COMPILED_ENGINES = frozenset({"inductor", "tensorrt"})
 
 __all__ = [
+    "COMPILED_ENGINES",
     "ENGINES",
     "Engine",
     "GenerateRequest",
@@ -38,4 +43,9 @@ def get_engine(name: str, **options: object) -> Engine:
 
 # Bumped when an engine would paint different pixels for the same request; part of every
 # generate key. Kept here (not on the engine classes) so planning never imports an engine.
-ENGINE_VERSIONS: dict[str, str] = {"procedural": "1", "diffusers": "1"}
+ENGINE_VERSIONS: dict[str, str] = {
+    "procedural": "1",
+    "diffusers": "1",
+    "inductor": "1",
+    "tensorrt": "1",
+}

@@ -71,6 +71,7 @@ class GenerateRequest:
     strength: float = 0.6
     frame: int = 0
     frames: int = 1
+    fallback: str = "error"  # compiled engines: "eager" runs diffusers when no engine matches
 
 
 # (request index, step done, steps in all) -> None. Called as generation progresses.

@@ -18,7 +18,7 @@ from pixelbuild.manifest.schema import ENTRY_SECTIONS, Manifest
 from pixelbuild.manifest.source import Document, load_yaml
 
 MANIFEST_NAME = "pixels.yaml"
-ENGINE_NAMES = ("procedural", "diffusers")
+ENGINE_NAMES = ("procedural", "diffusers", "inductor", "tensorrt")
 SINGULAR = {
     "sprites": "sprite",
     "animations": "animation",

@@ -32,6 +32,7 @@ DEFAULT_SIZE = 32
 DEFAULT_PALETTE = "db32"
 GENERATION_DEFAULTS: dict[str, Any] = {
     "engine": "procedural",
+    "fallback": "error",
     "model": None,
     "loras": [],
     "negative": "",
@@ -53,7 +54,12 @@ PIXEL_DEFAULTS: dict[str, Any] = {
     "upscale": 1,
 }
 # The canvas side range each engine paints well at (SDXL's native range; a cheap size for ours).
-CANVAS_RANGE = {"procedural": (512, 512), "diffusers": (512, 1536)}
+CANVAS_RANGE = {
+    "procedural": (512, 512),
+    "diffusers": (512, 1536),
+    "inductor": (512, 1536),
+    "tensorrt": (512, 1536),
+}
 DEFAULT_OUT_DIRS = {
     "sprite": "sprites",
     "animation": "animations",
@@ -86,6 +92,7 @@ class Generation:
     steps: int = 30
     guidance: float = 7.0
     scheduler: str = "euler_a"
+    fallback: str = "error"
     model: ModelRef | None = None
     loras: tuple[LoraRef, ...] = ()
     triggers: tuple[str, ...] = ()
@@ -295,6 +302,7 @@ class Resolver:
             steps=g["steps"],
             guidance=float(g["guidance"]),
             scheduler=g["scheduler"],
+            fallback=g["fallback"],
             model=model,
             loras=loras,
             triggers=triggers,

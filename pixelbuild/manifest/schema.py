@@ -119,7 +119,16 @@ LoraList = list[Name | LoraUse]
 class GenerationSettings(Strict):
     """Generation parameters; set at project level under `generate:`, overridable per entry."""
 
-    engine: str | None = Field(None, description="'procedural' (embedded) or 'diffusers' (SDXL).")
+    engine: str | None = Field(
+        None,
+        description="'procedural' (embedded), 'diffusers' (SDXL), or a compiled SDXL UNet: "
+        "'inductor' (AOTInductor) or 'tensorrt' (built with `pixelbuild engines build`).",
+    )
+    fallback: Literal["error", "eager"] | None = Field(
+        None,
+        description="Compiled engines: when no built engine matches a request, 'error' "
+        "(default) names the `pixelbuild engines build` command; 'eager' runs diffusers instead.",
+    )
     model: Name | None = Field(None, description="A model name from `models:`.")
     loras: LoraList | None = Field(None, description="LoRA names from `loras:`, or {name, weight}.")
     negative: str | None = Field(None, description="Negative prompt.")
