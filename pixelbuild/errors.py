@@ -48,11 +48,11 @@ class ManifestError(PixelbuildError):
 
     exit_code = 2
 
-    def __init__(self, issues: list[Issue]):
+    def __init__(self, issues: list[Issue], where: str = "the manifest"):
         self.issues = issues
         noun = "error" if len(issues) == 1 else "errors"
         body = "\n".join(f"  {issue}" for issue in issues)
-        super().__init__(f"{len(issues)} {noun} in the manifest:\n{body}")
+        super().__init__(f"{len(issues)} {noun} in {where}:\n{body}")
 
 
 class EngineError(PixelbuildError):

@@ -11,6 +11,7 @@ from pixelbuild.build.snapshot import default_cache
 from pixelbuild.cache.lock import LOCK_NAME, Lock, read_lock
 from pixelbuild.cache.state import State
 from pixelbuild.cache.store import BlobStore
+from pixelbuild.errors import ManifestError
 from pixelbuild.manifest.load import MANIFEST_NAME, load_manifest
 from pixelbuild.manifest.resolve import Resolver, Target
 from pixelbuild.manifest.schema import Manifest
@@ -69,6 +70,9 @@ def open_project(
     lock = read_lock(lock_path)
     resolver = Resolver(parsed, manifest_path.parent, state, lock)
     targets = resolver.targets()
+    if resolver.issues:
+        state.close()
+        raise ManifestError(resolver.issues, where="files the manifest uses")
     return Project(
         dir=manifest_path.parent,
         manifest_path=manifest_path,

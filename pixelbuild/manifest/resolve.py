@@ -16,6 +16,7 @@ import xxhash
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
 from pixelbuild.engines.base import LoraRef, ModelRef
+from pixelbuild.errors import Issue
 from pixelbuild.manifest.schema import (
     Animation,
     Atlas,
@@ -186,6 +187,8 @@ class Resolver:
         self.lock = lock
         self.files: dict[str, str] = {}
         self.read: set[Path] = set()  # every path whose content or stat decides a key
+        self.issues: list[Issue] = []  # problems in referenced files (a broken palette, ...)
+        self._checked: set[Path] = set()
 
     def targets(self) -> list[Target]:
         m = self.m
@@ -369,8 +372,21 @@ class Resolver:
             return PaletteChoice({"colors": [c.lower() for c in spec.colors]})
         if spec.file is not None:
             f = self._file(spec.file)
+            self._check_palette_file(f)
             return PaletteChoice({"file": f.path, "digest": f.digest}, file=f)
         return PaletteChoice({"auto": spec.auto})
+
+    def _check_palette_file(self, f: FileInput) -> None:
+        """Parse a palette file once, so a broken one stops the build before anything runs."""
+        if f.absolute in self._checked or not f.verified:
+            return
+        self._checked.add(f.absolute)
+        from pixelbuild.pixel.palettes import load_palette_file
+
+        try:
+            load_palette_file(f.absolute)
+        except Issue as issue:
+            self.issues.append(issue)
 
     def _file(self, rel: str) -> FileInput:
         """Fingerprint a project file (or folder); fall back to the lock's digest when absent."""
