@@ -10,4 +10,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python3 -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt -e ".[test,sdxl,bench]"
 bash scripts/build-ron-check.sh >/dev/null
 python3 -m ruff check .
-python3 -m pytest -q "$@"
+PIXELBUILD_REQUIRE_RON_CHECK=1 python3 -m pytest -q "$@"
