@@ -24,6 +24,8 @@ from pixelbuild.engines import (
 )
 from pixelbuild.errors import PixelbuildError
 
+# The seam metric is ~1 for a tile that wraps; above this, a seam shows when tiles repeat.
+SEAM_WARNING = 1.5
 # Raw images are cached quickly encoded; what a user sees is encoded small.
 FAST_BLOB_KINDS = {"source", "generate"}
 
@@ -335,7 +337,8 @@ class Builder:
     def _emit(self, entry: EntryPlan, emitter: Any, result: BuildResult) -> None:
         p = self.project
         try:
-            files = self._load(entry.final).files
+            final = self._load(entry.final)
+            files = final.files
             outputs = {}
             for rel in entry.outputs:
                 digest, changed = emitter.write(rel, files[rel])
@@ -364,6 +367,10 @@ class Builder:
         p.lock.entries[entry.name] = locked
         result.rebuilt.append(entry.name)
         self.reporter.entry_done(entry.name, entry.reasons)
+        seams = final.meta.get("seams", [])
+        visible = [f"tile {i}: {v}" for i, v in enumerate(seams) if v > SEAM_WARNING]
+        if visible:
+            self.reporter.warn(f"tileset {entry.name!r} has visible seams ({', '.join(visible)})")
 
     def _rust_module(self, result: BuildResult) -> None:
         from pixelbuild.build.rustmodule import module_text, write_module

@@ -66,64 +66,78 @@ def run_pixelize(step: Step, inputs: list[Result]) -> Result:
 
 def run_assemble(step: Step, inputs: list[Result]) -> Result:
     """Lay a target's pixelized images out as its output files."""
-    from pixelbuild.assemble import grid, metadata, pack, tiles
+    from pixelbuild import assemble
 
     target: Target = step.payload["target"]
     outputs: list[str] = step.params["outputs"]
     frames = [img for r in inputs for img in r.images]
-    image_name = Path(target.out).name
-    files: dict[str, bytes] = {}
-    meta: dict[str, Any] = {}
-    layout = target.layout
     if target.kind == "sprite":
-        files[target.out] = encode_png(frames[0])
-    elif target.kind in ("animation", "tileset"):
-        sheet, grid_layout = grid.grid_sheet(
-            frames, layout.get("columns"), layout.get("padding", 0)
-        )
-        files[target.out] = encode_png(sheet)
-        files[outputs[1]] = metadata.bevy_assets_ron(
-            {target.name: (target.out, grid_layout)}
-        ).encode()
-        durations = layout.get("durations") or [100] * len(frames)
-        frame_list = [
-            metadata.Frame(f"{target.name}/{i}", *grid_layout.rect(i), duration_ms=durations[i])
-            for i in range(len(frames))
-        ]
-        tags = []
-        if target.kind == "animation":
-            direction = {"loop": "forward", "once": "forward", "pingpong": "pingpong"}[
-                layout["mode"]
-            ]
-            tags.append(metadata.Tag(target.name, 0, len(frames) - 1, direction))
-        else:
-            meta["seams"] = [round(float(tiles.seam_metric(f)), 4) for f in frames]
-        files[outputs[2]] = metadata.aseprite_json(
-            image_name, grid_layout.image_size, frame_list, tags
-        ).encode()
-    else:  # atlas
-        names: list[str] = step.params["names"]
-        size, places = pack.pack_rects(
-            [(f.shape[1], f.shape[0]) for f in frames],
-            padding=layout["padding"],
-            extrude=layout["extrude"],
-            power_of_two=layout["power_of_two"],
-            max_size=layout["max_size"],
-        )
-        files[target.out] = encode_png(pack.atlas_image(frames, size, places, layout["extrude"]))
-        frame_list = [
-            metadata.Frame(name, p.x, p.y, p.width, p.height)
-            for name, p in zip(names, places, strict=True)
-        ]
-        files[outputs[1]] = metadata.aseprite_json(
-            image_name, size, frame_list, form=layout["json_format"]
-        ).encode()
-        rects = [(p.x, p.y, p.width, p.height) for p in places]
-        files[outputs[2]] = metadata.atlas_layout_ron(size, rects).encode()
-        meta["index"] = {name: i for i, name in enumerate(names)}
+        result = Result(files={target.out: encode_png(frames[0])})
+    elif target.kind == "atlas":
+        result = _atlas(target, outputs, step.params["names"], frames)
+    else:
+        result = _sheet(target, outputs, frames)
     if f"{target.out}.meta" in outputs:
-        files[f"{target.out}.meta"] = metadata.png_meta_ron().encode()
+        result.files[f"{target.out}.meta"] = assemble.png_meta_ron().encode()
+    return result
+
+
+# Aseprite's frameTags directions; "once" differs from "loop" only in the Rust module's Playback.
+DIRECTIONS = {"loop": "forward", "once": "forward", "pingpong": "pingpong"}
+
+
+def _sheet(target: Target, outputs: list[str], frames: list[np.ndarray]) -> Result:
+    """An animation or tileset: a grid sheet, its bevy_asset_loader RON and Aseprite JSON."""
+    from pixelbuild import assemble
+
+    layout = target.layout
+    sheet, grid = assemble.grid_sheet(frames, layout.get("columns"), layout.get("padding", 0))
+    durations = layout.get("durations") or [100] * len(frames)
+    frame_list = [
+        assemble.Frame(f"{target.name}/{i}", *grid.rect(i), duration_ms=durations[i])
+        for i in range(len(frames))
+    ]
+    tags, meta = [], {}
+    if target.kind == "animation":
+        direction = DIRECTIONS[layout["mode"]]
+        tags.append(assemble.Tag(target.name, 0, len(frames) - 1, direction))
+    else:
+        meta["seams"] = [round(float(assemble.seam_metric(f)), 3) for f in frames]
+    image = Path(target.out).name
+    files = {
+        target.out: encode_png(sheet),
+        outputs[1]: assemble.bevy_assets_ron({target.name: (target.out, grid)}).encode(),
+        outputs[2]: assemble.aseprite_json(image, grid.image_size, frame_list, tags).encode(),
+    }
     return Result(files=files, meta=meta)
+
+
+def _atlas(
+    target: Target, outputs: list[str], names: list[str], frames: list[np.ndarray]
+) -> Result:
+    """Packed images: the atlas PNG, Aseprite/TexturePacker JSON and a Bevy layout RON."""
+    from pixelbuild import assemble
+
+    layout = target.layout
+    size, places = assemble.pack_rects(
+        [(f.shape[1], f.shape[0]) for f in frames],
+        padding=layout["padding"],
+        extrude=layout["extrude"],
+        power_of_two=layout["power_of_two"],
+        max_size=layout["max_size"],
+    )
+    frame_list = [
+        assemble.Frame(name, p.x, p.y, p.width, p.height)
+        for name, p in zip(names, places, strict=True)
+    ]
+    image = Path(target.out).name
+    form = layout["json_format"]
+    files = {
+        target.out: encode_png(assemble.atlas_image(frames, size, places, layout["extrude"])),
+        outputs[1]: assemble.aseprite_json(image, size, frame_list, form=form).encode(),
+        outputs[2]: assemble.atlas_layout_ron(size, places).encode(),
+    }
+    return Result(files=files, meta={"index": {name: i for i, name in enumerate(names)}})
 
 
 def _rgb(colors: list[str]) -> np.ndarray:
