@@ -82,10 +82,11 @@ class RichReporter(Reporter):
             return None
 
         def update(index: int, step: int, total: int) -> None:
-            elapsed = max(time.perf_counter() - self.started, 1e-6)
-            rate = 60 * self.images / elapsed
             name = entries[index] if index < len(entries) else ""
-            detail = f"{name} step {step}/{total}  {rate:.1f} img/min"
+            detail = f"{name} step {step}/{total}"
+            if self.images:
+                elapsed = max(time.perf_counter() - self.started, 1e-6)
+                detail += f"  {60 * self.images / elapsed:.1f} img/min"
             self.progress.update(task, detail=detail)
 
         return update

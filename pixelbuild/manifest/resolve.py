@@ -61,6 +61,8 @@ CANVAS_RANGE = {
     "inductor": (512, 1536),
     "tensorrt": (512, 1536),
 }
+# Resolved layout values named as the manifest spells them, for "what changed" in `plan`.
+LAYOUT_FIELDS = {"durations": "fps/durations"}
 DEFAULT_OUT_DIRS = {
     "sprite": "sprites",
     "animation": "animations",
@@ -167,7 +169,7 @@ class Target:
             }
         if self.generation is not None:
             values |= self.generation.key_params()
-        values |= {f"layout.{k}": v for k, v in self.layout.items()}
+        values |= {LAYOUT_FIELDS.get(k, k): v for k, v in self.layout.items()}
         if self.members:
             values["include"] = list(self.members)
         if self.base:
