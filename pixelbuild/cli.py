@@ -150,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
 
     init = command("init", "start a project: a commented pixels.yaml and a .gitignore line", _init)
     init.add_argument("--assets", default="assets", help="the assets root (default: assets)")
+    from pixelbuild.engines.compiled.cli import add_engines_command
+
+    add_engines_command(sub, common)
     return parser
 
 

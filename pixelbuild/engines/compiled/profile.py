@@ -25,7 +25,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pixelbuild.errors import Issue, ManifestError
+from pixelbuild.errors import Issue, Location, ManifestError
 from pixelbuild.manifest.load import _validation_issues  # shared pydantic -> located issues
 from pixelbuild.manifest.source import Document, load_yaml
 
@@ -144,6 +144,7 @@ class LoadedProfile:
     name: str
     path: Path
     profile: Profile
+    model_at: Location | None = None  # where `model:` is written, for errors about it
 
     def buckets(self) -> list[Bucket]:
         """Every static shape the profile asks for, smallest first, without duplicates."""
@@ -156,9 +157,7 @@ class LoadedProfile:
                     for pad in paddings:
                         bucket = Bucket(w, h, n, n * factor, pad)
                         seen.setdefault((w, h, n * factor, pad), bucket)
-        return sorted(
-            seen.values(), key=lambda b: (b.width * b.height, b.unet_batch, b.padding)
-        )
+        return sorted(seen.values(), key=lambda b: (b.width * b.height, b.unet_batch, b.padding))
 
 
 def _canvases(value) -> list[tuple[int, int]]:
@@ -192,7 +191,7 @@ def load_profile(path: Path) -> LoadedProfile:
         issues = [_rehint(issue, exc, doc) for issue in _validation_issues(exc, doc)]
         issues.sort(key=lambda i: (i.location.line, i.location.column) if i.location else (0, 0))
         raise ManifestError(issues, where=f"engine profile {path.name}") from None
-    return LoadedProfile(profile_name(path), path, profile)
+    return LoadedProfile(profile_name(path), path, profile, doc.locate(("model",)))
 
 
 def _rehint(issue: Issue, exc: ValidationError, doc: Document) -> Issue:
