@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished entries are kept; run again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `pixelbuild plan | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -231,7 +235,9 @@ def _unchanged(args: argparse.Namespace) -> list[str] | None:
 
 def _report_up_to_date(names: list[str], args: argparse.Namespace) -> int:
     if args.json:
-        _print_json({"rebuilt": [], "up_to_date": sorted(names), "failed": []})
+        from pixelbuild.build.result import BuildResult
+
+        _print_json(BuildResult(up_to_date=sorted(names)).to_json())
     elif not args.quiet:
         print(f"up to date: {len(names)} entries", file=sys.stderr)
     return EXIT_OK

@@ -6,14 +6,15 @@ soon as its last step is done. An interrupted build therefore resumes where it s
 from __future__ import annotations
 
 import time
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pixelbuild import __version__
 from pixelbuild.build.plan import EntryPlan, Plan, Step
 from pixelbuild.build.project import Project
 from pixelbuild.build.report import Reporter
+from pixelbuild.build.result import BuildResult
 from pixelbuild.cache.lock import write_lock
 from pixelbuild.engines import (
     COMPILED_ENGINES,
@@ -32,32 +33,6 @@ FAST_BLOB_KINDS = {"source", "generate"}
 
 class _Missing(PixelbuildError):
     """A step's stored result is absent or failed verification: it must run again."""
-
-
-@dataclass
-class BuildResult:
-    """What a build did, entry by entry."""
-
-    rebuilt: list[str] = field(default_factory=list)
-    up_to_date: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    removed: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    files_written: int = 0
-    steps_run: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rebuilt": self.rebuilt,
-            "up_to_date": self.up_to_date,
-            "failed": sorted(self.failed),
-            "errors": dict(sorted(self.failed.items())),
-            "removed": self.removed,
-            "files_written": self.files_written,
-            "steps_run": self.steps_run,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 class Builder:
@@ -79,6 +54,7 @@ class Builder:
         self.engines: dict[str, Engine] = engines if engines is not None else {}
         self._results: dict[str, Any] = {}
         self._uses: dict[str, int] = {}
+        self._requests: dict[str, GenerateRequest] = {}
 
     # -- public --
 
@@ -100,10 +76,7 @@ class Builder:
                     result.failed[entry.name] = "; ".join(conflicts)
             todo = [e for e in stale if e.name not in result.failed]
             if todo:
-                self._run_steps(todo, result)
-                for entry in todo:
-                    if entry.name not in result.failed:
-                        self._emit(entry, emitter, result)
+                self._run_steps(todo, result, lambda entry: self._emit(entry, emitter, result))
             for name, outputs in plan.removed.items():
                 self._remove(name, outputs, emitter, result)
             self._rust_module(result)
@@ -122,37 +95,82 @@ class Builder:
 
     # -- steps --
 
-    def _run_steps(self, entries: list[EntryPlan], result: BuildResult) -> None:
+    def _run_steps(
+        self, entries: list[EntryPlan], result: BuildResult, emit: Callable[[EntryPlan], None]
+    ) -> None:
+        """Run every step the entries still need, emitting each entry as soon as it is done.
+
+        A dependency count per step feeds two queues: cheap steps run the moment their inputs
+        are ready; generate steps run one engine batch at a time, so the outputs of a long SDXL
+        build appear batch by batch, and an interrupted build keeps every finished batch.
+        """
         needed = self._needed([e.final for e in entries])
+        pending = {s.key for s in needed}
+        waiting: dict[str, int] = {}
+        children: dict[str, list[Step]] = {}
         self._uses = {}
         for step in needed:
-            for s in step.inputs:
-                self._uses[s.key] = self._uses.get(s.key, 0) + 1
+            inputs = {s.key for s in step.inputs}
+            waiting[step.key] = len(inputs & pending)
+            for key in inputs:
+                self._uses[key] = self._uses.get(key, 0) + 1
+                if key in pending:
+                    children.setdefault(key, []).append(step)
+        finals: dict[str, list[EntryPlan]] = {}
+        for entry in entries:
+            finals.setdefault(entry.final.key, []).append(entry)
+            if entry.final.key not in pending:
+                emit(entry)  # everything it needs is cached
+        light: deque[Step] = deque()
+        generate: dict[tuple[str, Any], list[Step]] = {}  # ready, by engine and batch key
         failed: dict[str, str] = {}
-        levels: dict[str, int] = {}
-        for step in needed:  # inputs come first in `needed`
-            levels[step.key] = 1 + max((levels.get(s.key, -1) for s in step.inputs), default=-1)
-        by_level: dict[int, list[Step]] = {}
+
+        def ready(step: Step) -> None:
+            bad = next((failed[s.key] for s in step.inputs if s.key in failed), None)
+            if bad is None and step.kind == "generate":
+                try:
+                    engine = self._engine(step.params["engine"])
+                    request = self._requests[step.key] = self._request(step)
+                    generate.setdefault((engine.name, engine.batch_key(request)), []).append(step)
+                    return
+                except PixelbuildError as exc:  # an unknown engine, a missing model, ...
+                    bad = str(exc)
+            if bad is not None:
+                failed[step.key] = bad
+                self.reporter.step_done(step, False)
+                done(step)
+            else:
+                light.append(step)
+
+        def done(step: Step) -> None:
+            for child in children.get(step.key, []):
+                waiting[child.key] -= 1
+                if waiting[child.key] == 0:
+                    ready(child)
+            if step.key not in failed:
+                for entry in finals.get(step.key, []):
+                    emit(entry)
+
+        totals = Counter(s.kind for s in needed)
+        self.reporter.start(dict(totals))
         for step in needed:
-            by_level.setdefault(levels[step.key], []).append(step)
-        total = {
-            k: sum(1 for s in needed if s.kind == k) for k in dict.fromkeys(s.kind for s in needed)
-        }
-        self.reporter.start(total)
-        for level in sorted(by_level):
-            runnable = []
-            for step in by_level[level]:
-                bad = next((failed[s.key] for s in step.inputs if s.key in failed), None)
-                if bad is not None:
-                    failed[step.key] = bad
-                else:
-                    runnable.append(step)
-            generate = [s for s in runnable if s.kind == "generate"]
-            if generate:
-                self._generate(generate, failed, result)
-            for step in runnable:
-                if step.kind != "generate":
-                    self._guard(step, failed, result, lambda s=step: self._run_one(s))
+            if waiting[step.key] == 0:
+                ready(step)
+        while light or generate:
+            if light:
+                step = light.popleft()
+                self._guard(step, failed, result, lambda s=step: self._run_one(s))
+                done(step)
+            else:
+                group = next(iter(generate))
+                engine = self.engines[group[0]]
+                size = max(1, int(getattr(engine, "max_batch", None) or 8))
+                batch, generate[group] = generate[group][:size], generate[group][size:]
+                if not generate[group]:
+                    del generate[group]
+                self._generate(engine, batch, failed, result)
+                for step in batch:
+                    done(step)
         self.reporter.finish_steps()
         for entry in entries:
             if entry.final.key in failed:
@@ -218,42 +236,26 @@ class Builder:
             out = steps.run_assemble(step, inputs)
         self._store(step, out)
 
-    def _generate(self, batch: list[Step], failed: dict[str, str], result: BuildResult) -> None:
+    def _generate(
+        self, engine: Engine, batch: list[Step], failed: dict[str, str], result: BuildResult
+    ) -> None:
+        """Run one batch through its engine and store each image as it comes back."""
         from pixelbuild.build.steps import Result
 
-        groups: dict[tuple[str, Any], list[tuple[Step, GenerateRequest]]] = {}
-        for step in batch:
-            try:
-                engine = self._engine(step.params["engine"])
-                request = self._request(step)
-            except PixelbuildError as exc:
+        try:
+            progress = self.reporter.generation_progress([s.entry for s in batch])
+            requests = [self._requests.pop(s.key) for s in batch]
+            images = engine.generate(requests, progress)
+            for step, image in zip(batch, images, strict=True):
+                self._store(step, Result(images=[image]))
+        except PixelbuildError as exc:
+            for step in batch:
                 failed[step.key] = str(exc)
-                self.reporter.step_done(step, False)
-                continue
-            groups.setdefault((engine.name, engine.batch_key(request)), []).append((step, request))
-        for (engine_name, _), items in groups.items():
-            engine = self.engines[engine_name]
-            chunk = max(1, int(getattr(engine, "max_batch", None) or 8))
-            for i in range(0, len(items), chunk):
-                part = items[i : i + chunk]
-                steps_ = [s for s, _ in part]
-
-                def run(part=part, steps_=steps_, engine=engine) -> None:
-                    progress = self.reporter.generation_progress([s.entry for s in steps_])
-                    images = engine.generate([r for _, r in part], progress)
-                    for step, image in zip(steps_, images, strict=True):
-                        self._store(step, Result(images=[image]))
-
-                try:
-                    run()
-                except PixelbuildError as exc:
-                    for step in steps_:
-                        failed[step.key] = str(exc)
-                else:
-                    result.steps_run["generate"] = result.steps_run.get("generate", 0) + len(part)
-                for step in steps_:
-                    self._release(step)
-                    self.reporter.step_done(step, step.key not in failed)
+        else:
+            result.steps_run["generate"] = result.steps_run.get("generate", 0) + len(batch)
+        for step in batch:
+            self._release(step)
+            self.reporter.step_done(step, step.key not in failed)
 
     def _engine(self, name: str) -> Engine:
         if name not in self.engines:

@@ -52,9 +52,10 @@ examples:
 def add_engines_command(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
     """Add `engines` and its sub-commands to the CLI's sub-parsers."""
     raw = argparse.RawDescriptionHelpFormatter
+    # -C/-f/--json go on each action (`pixelbuild engines build -C DIR`): argparse lets a
+    # sub-parser's defaults overwrite what its parent parsed, so they are not on `engines` too.
     engines = subparsers.add_parser(
         "engines",
-        parents=[common_parent],
         help=ENGINES_HELP,
         description=ENGINES_DESCRIPTION,
         epilog=ENGINES_EPILOG,
