@@ -1,6 +1,7 @@
-"""Run a plan: cached steps are reused, the rest run level by level (generate steps in batches
-through their engine), each result is stored the moment it exists, and each entry is emitted as
-soon as its last step is done. An interrupted build therefore resumes where it stopped.
+"""Run a plan: cached steps are reused, the rest run as soon as their inputs are ready
+(generate steps in batches through their engine), each result is stored the moment it exists,
+and each entry is emitted as soon as its last step is done. An interrupted build therefore
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -322,10 +323,10 @@ class Builder:
 
     def _release(self, step: Step) -> None:
         """Forget results nobody else needs, so a large build does not hold every image."""
-        for s in step.inputs:
-            self._uses[s.key] = self._uses.get(s.key, 1) - 1
-            if self._uses[s.key] <= 0:
-                self._results.pop(s.key, None)
+        for key in {s.key for s in step.inputs}:
+            self._uses[key] = self._uses.get(key, 1) - 1
+            if self._uses[key] <= 0:
+                self._results.pop(key, None)
 
     def _blob(self, digest: str, step: Step) -> bytes:
         data = self.project.store.get(digest)

@@ -45,20 +45,6 @@ class Step:
             }
         )
 
-    def walk(self) -> list[Step]:
-        """This step and all steps it depends on, inputs first, each once."""
-        seen: dict[int, Step] = {}
-
-        def visit(step: Step) -> None:
-            if id(step) in seen:
-                return
-            for s in step.inputs:
-                visit(s)
-            seen[id(step)] = step
-
-        visit(self)
-        return list(seen.values())
-
 
 @dataclass
 class EntryPlan:
@@ -193,7 +179,7 @@ class Planner:
                         target.name,
                         params,
                         inputs,
-                        payload={"target": target, "index": i},
+                        payload={"target": target},
                     )
                 )
         self._raw_steps[target.name] = steps
