@@ -165,7 +165,7 @@ class Builder:
             else:
                 group = next(iter(generate))
                 engine = self.engines[group[0]]
-                size = max(1, int(getattr(engine, "max_batch", None) or 8))
+                size = max(1, engine.batch_size(self._requests[generate[group][0].key]))
                 batch, generate[group] = generate[group][:size], generate[group][size:]
                 if not generate[group]:
                     del generate[group]

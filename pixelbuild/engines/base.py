@@ -88,6 +88,9 @@ class Engine(Protocol):
     def batch_key(self, request: GenerateRequest) -> Hashable:
         """Requests with equal batch keys may share one call (same model, LoRAs, canvas...)."""
 
+    def batch_size(self, request: GenerateRequest) -> int:
+        """How many requests like this one a single `generate` call should carry."""
+
     def generate(
         self, requests: Sequence[GenerateRequest], progress: ProgressFn | None = None
     ) -> list[np.ndarray]:

@@ -35,13 +35,14 @@ class ProceduralEngine:
 
     name = "procedural"
     version = "1"
-    max_batch = 64
-
     def __init__(self, **_: object):
         pass
 
     def batch_key(self, request: GenerateRequest) -> Hashable:
         return "all"
+
+    def batch_size(self, request: GenerateRequest) -> int:
+        return 64  # cheap images: a batch only sets how often results are stored
 
     def generate(
         self, requests: Sequence[GenerateRequest], progress: ProgressFn | None = None

@@ -234,6 +234,10 @@ class DiffusersEngine:
         self._loaded = _Loaded(key, pipe, dtype, pipe.scheduler.config)
         return self._loaded
 
+    def batch_size(self, request: GenerateRequest) -> int:
+        """Images per pipeline call: `max_batch`, or what fits the device at this canvas."""
+        return self._chunk_size(request)
+
     def _chunk_size(self, request: GenerateRequest) -> int:
         if self.max_batch is not None:
             return self.max_batch
