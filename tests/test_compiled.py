@@ -361,3 +361,39 @@ def test_description_json_is_valid(compiled):
     (engine,) = store.read_engines(compiled.cache)
     data = json.loads((engine.dir / store.DESCRIPTION).read_text())
     assert data["artifact"] == "unet.pt2" and data["compile_seconds"] > 0
+
+
+def test_fused_lora_state_makes_a_plain_unet_paint_like_the_peft_one(compiled):
+    # What TensorRT refits with (and what AOTInductor's load_constants takes): the peft-wrapped
+    # UNet's weights with the LoRA fused in, under a plain UNet's parameter names.
+    import torch
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
+
+    from pixelbuild.engines.compiled.engine import fused_unet_state
+
+    pipe = StableDiffusionXLPipeline.from_pretrained(compiled.dir / "models" / "tiny")
+    pipe.load_lora_weights(str(compiled.tiny.lora_a), adapter_name="a")
+    pipe.set_adapters(["a"], adapter_weights=[0.7])
+    unet = pipe.unet
+    with torch.device("meta"):
+        plain = UNet2DConditionModel.from_config(unet.config)
+    plain.load_state_dict(fused_unet_state(unet), assign=True, strict=True)
+    gen = torch.Generator("cpu").manual_seed(0)
+    args = (torch.randn(2, 4, 8, 8, generator=gen), torch.tensor(400.0))
+    kwargs = dict(
+        encoder_hidden_states=torch.randn(2, 77, 80, generator=gen),
+        added_cond_kwargs={
+            "text_embeds": torch.randn(2, 32, generator=gen),
+            "time_ids": torch.randn(2, 6, generator=gen),
+        },
+        return_dict=False,
+    )
+    with torch.no_grad():
+        want = unet(*args, **kwargs)[0]
+        got = plain.eval()(*args, **kwargs)[0]
+        pipe.disable_lora()
+        base = unet(*args, **kwargs)[0]
+    assert (got - want).abs().max().item() < 1e-4
+    assert (base - want).abs().max().item() > 1e-3  # the LoRA mattered
+    only = fused_unet_state(unet, only_lora=True)
+    assert only and all(k.endswith((".weight", ".bias")) and "lora" not in k for k in only)

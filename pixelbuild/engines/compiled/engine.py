@@ -28,7 +28,7 @@ import numpy as np
 from pixelbuild.engines.base import GenerateRequest, ProgressFn
 from pixelbuild.engines.compiled import store
 from pixelbuild.engines.compiled.profile import Bucket, find_profiles, load_profile
-from pixelbuild.engines.sdxl import DiffusersEngine, _entries, _Loaded
+from pixelbuild.engines.sdxl import DiffusersEngine, _entries, _Loaded, _model_key
 from pixelbuild.errors import EngineError, PixelbuildError
 
 
@@ -86,10 +86,21 @@ class CompiledEngine(DiffusersEngine):
         return self._tools
 
     @staticmethod
-    def _cfg(loaded: _Loaded, request: GenerateRequest) -> bool:
+    def _cfg(loaded: _Loaded | None, request: GenerateRequest) -> bool:
+        """Whether the pipeline runs classifier-free guidance (as diffusers decides it)."""
+        if loaded is None:  # not loaded yet: SDXL base UNets have no time_cond_proj_dim
+            return request.guidance > 1
         return request.guidance > 1 and loaded.pipe.unet.config.time_cond_proj_dim is None
 
-    def _matching(self, loaded: _Loaded, request: GenerateRequest, padding: str):
+    def _dtype_for(self, request: GenerateRequest) -> str:
+        from pixelbuild.engines.sdxl_models import resolve_dtype
+
+        if self._loaded is not None and self._loaded.key == _model_key(request.model):
+            return self._loaded.dtype
+        model_dtype = request.model.dtype if request.model else None
+        return resolve_dtype(self._device_name(), self._dtype_arg, model_dtype)
+
+    def _matching(self, dtype: str, request: GenerateRequest, padding: str):
         """Built engines usable here for this request's model, precision, canvas and padding."""
         assert request.model is not None
         tools = self._toolchain()
@@ -98,7 +109,7 @@ class CompiledEngine(DiffusersEngine):
             "model": request.model.digest,
             "component": "unet",
             **tools.fields(),
-            "precision": loaded.dtype,
+            "precision": dtype,
         }
         return [
             e
@@ -108,18 +119,22 @@ class CompiledEngine(DiffusersEngine):
             == (request.width, request.height, padding)
         ]
 
+    def batch_size(self, request: GenerateRequest) -> int:
+        """Images per pipeline call: the largest static batch built for this request's shape."""
+        return self._chunk_size(request)
+
     def _chunk_size(self, request: GenerateRequest) -> int:
-        loaded = self._loaded
-        if loaded is None:
-            return super()._chunk_size(request)
+        eager = DiffusersEngine._chunk_size  # what fits the device, for eager runs
+        if request.model is None:
+            return eager(self, request)
         padding = "circular" if request.tileable else "zeros"
         try:
-            engines = self._matching(loaded, request, padding)
+            engines = self._matching(self._dtype_for(request), request, padding)
         except PixelbuildError:
             engines = []  # reported by _run, with the fallback honoured
         if not engines:
-            return super()._chunk_size(request)
-        factor = 2 if self._cfg(loaded, request) else 1
+            return eager(self, request)
+        factor = 2 if self._cfg(self._loaded, request) else 1
         most = max(e.bucket.unet_batch // factor for e in engines)
         if self.max_batch is not None:
             most = min(most, self.max_batch)
@@ -136,7 +151,7 @@ class CompiledEngine(DiffusersEngine):
         need = len(requests) * factor
         padding = "circular" if first.tileable else "zeros"
         try:
-            engines = self._matching(loaded, first, padding)
+            engines = self._matching(loaded.dtype, first, padding)
         except EngineError as exc:  # TensorRT missing
             command = self._command(first.model.name, loaded.dtype, None)
             return self._fallback(first, entries, f"{exc}; then run {command}")
