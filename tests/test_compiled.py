@@ -397,3 +397,13 @@ def test_fused_lora_state_makes_a_plain_unet_paint_like_the_peft_one(compiled):
     assert (base - want).abs().max().item() > 1e-3  # the LoRA mattered
     only = fused_unet_state(unet, only_lora=True)
     assert only and all(k.endswith((".weight", ".bias")) and "lora" not in k for k in only)
+
+
+def test_profile_naming_an_unknown_model_is_located(compiled, tmp_path):
+    profile = tmp_path / "other.yaml"
+    profile.write_text(
+        "compiler: inductor\ntarget: cpu\nprecision: fp32\nmodel: tiyn\nbuckets: [{canvas: 64}]\n"
+    )
+    out = run(["engines", "build", str(profile), "-C", str(compiled.dir)])
+    assert out.code == 2
+    assert f"{profile}:4:8: unknown model 'tiyn' (models in the manifest: tiny)" in out.err
