@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -349,12 +349,6 @@ def test_engines_list_shows_what_and_for_which_gpu(compiled):
     assert "cpu-tiny-inductor" in out.out and "cpu (" in out.out and "64x64 x1" in out.out
     rows = run(["engines", "list", "-C", str(compiled.dir), "--json"]).json["engines"]
     assert [r["target"] for r in rows] == ["cpu"] and rows[0]["model"] == "tiny"
-
-
-def test_replace_keeps_requests_hashable():
-    # GenerateRequest is frozen; the tests above build variants with dataclasses.replace.
-    req = request(ModelRef("m", "folder", "/x", "d"))
-    assert replace(req, width=80).width == 80
 
 
 def test_description_json_is_valid(compiled):
