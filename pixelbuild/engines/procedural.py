@@ -35,6 +35,7 @@ class ProceduralEngine:
 
     name = "procedural"
     version = "1"
+
     def __init__(self, **_: object):
         pass
 

@@ -41,7 +41,7 @@ def load_manifest(path: Path) -> tuple[Manifest, Document]:
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        issues.extend(_validation_issues(exc, doc))
+        issues.extend(validation_issues(exc, doc))
     issues.extend(check_references(data, doc))
     if issues:
         issues.sort(key=lambda i: (i.location.line, i.location.column) if i.location else (0, 0))
@@ -53,7 +53,11 @@ def load_manifest(path: Path) -> tuple[Manifest, Document]:
 # --- pydantic errors -> located issues -------------------------------------------------------
 
 
-def _validation_issues(exc: ValidationError, doc: Document) -> list[Issue]:
+def validation_issues(
+    exc: ValidationError, doc: Document, root: type[BaseModel] = Manifest
+) -> list[Issue]:
+    """Pydantic's errors as located issues: one per place, union branches merged, and a
+    "did you mean" among the fields of `root`'s model at that place."""
     by_path: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
@@ -63,17 +67,19 @@ def _validation_issues(exc: ValidationError, doc: Document) -> list[Issue]:
         # Report a key problem (unknown key) on its own; merge the branches of a failed union.
         extra = [e for e in errors if e["type"] == "extra_forbidden"]
         for error in extra or errors[:1]:
-            issues.append(_issue(error, errors if not extra else [error], doc))
+            issues.append(_issue(error, errors if not extra else [error], doc, root))
     return issues
 
 
-def _issue(error: dict[str, Any], group: list[dict[str, Any]], doc: Document) -> Issue:
+def _issue(
+    error: dict[str, Any], group: list[dict[str, Any]], doc: Document, root: type[BaseModel]
+) -> Issue:
     loc = tuple(error["loc"])
     entry = _entry_label(loc)
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
         message = f"unknown key {key!r}"
-        hint = difflib.get_close_matches(key, sorted(_fields_at(loc[:-1])), n=1, cutoff=0.6)
+        hint = difflib.get_close_matches(key, sorted(_fields_at(loc[:-1], root)), n=1, cutoff=0.6)
         if hint:
             message += f" (did you mean {hint[0]!r}?)"
         return Issue(message, doc.locate(loc, key=True), entry)
@@ -83,7 +89,7 @@ def _issue(error: dict[str, Any], group: list[dict[str, Any]], doc: Document) ->
         return Issue(f"missing required key {loc[-1]!r}", doc.locate(loc), entry)
     messages = list(dict.fromkeys(_message(e) for e in group))
     if len(messages) > 1:  # every branch of a union failed: say what the field takes instead
-        described = _description_at(loc)
+        described = _description_at(loc, root)
         if described:
             messages = [f"invalid value {error.get('input')!r}; expected {described}"]
     field = ".".join(str(p) for p in doc.existing_path(loc)[2:] if not isinstance(p, int))
@@ -104,19 +110,19 @@ def _entry_label(loc: Sequence[str | int]) -> str | None:
     return None
 
 
-def _fields_at(loc: Sequence[str | int]) -> set[str]:
+def _fields_at(loc: Sequence[str | int], root: type[BaseModel]) -> set[str]:
     """Field names of the model(s) that sit at `loc` in the schema (for "did you mean")."""
     names: set[str] = set()
-    for tp in _types_at(loc):
+    for tp in _types_at(loc, root):
         for inner in _unwrap(tp):
             if isinstance(inner, type) and issubclass(inner, BaseModel):
                 names.update(inner.model_fields)
     return names
 
 
-def _types_at(loc: Sequence[str | int]) -> list[Any]:
-    """The schema types that can sit at `loc` (unions and containers followed)."""
-    types_here: list[Any] = [Manifest]
+def _types_at(loc: Sequence[str | int], root: type[BaseModel]) -> list[Any]:
+    """The schema types that can sit at `loc` under `root` (unions and containers followed)."""
+    types_here: list[Any] = [root]
     for part in loc:
         nxt: list[Any] = []
         for tp in types_here:
@@ -133,11 +139,11 @@ def _types_at(loc: Sequence[str | int]) -> list[Any]:
     return types_here
 
 
-def _description_at(loc: Sequence[str | int]) -> str | None:
+def _description_at(loc: Sequence[str | int], root: type[BaseModel]) -> str | None:
     """The schema description of the field at `loc`, lower-cased for use mid-sentence."""
     for i in range(len(loc), 0, -1):
         parent, name = loc[: i - 1], loc[i - 1]
-        for tp in _types_at(parent):
+        for tp in _types_at(parent, root):
             for inner in _unwrap(tp):
                 if isinstance(inner, type) and issubclass(inner, BaseModel):
                     field = inner.model_fields.get(str(name))

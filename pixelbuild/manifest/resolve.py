@@ -297,7 +297,7 @@ class Resolver:
     def _generation(self, e: EntryBase, size: tuple[int, int]) -> Generation:
         g = _merge(GENERATION_DEFAULTS, self.m.project.generate, _only_generation(e))
         engine = g["engine"]
-        model = self._model(g["model"]) if engine != "procedural" else None
+        model = self.model(g["model"]) if engine != "procedural" else None
         loras, triggers = self._loras(g["loras"]) if engine != "procedural" else ((), ())
         canvas = _pair(g["canvas"]) if g["canvas"] else canvas_for(size, g["scale"], engine)
         return Generation(
@@ -313,7 +313,8 @@ class Resolver:
             triggers=triggers,
         )
 
-    def _model(self, name: str | None) -> ModelRef | None:
+    def model(self, name: str | None) -> ModelRef | None:
+        """A model of the manifest, resolved to its weights and fingerprinted (None for None)."""
         if name is None:
             return None
         d = self.m.models[name]

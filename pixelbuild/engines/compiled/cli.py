@@ -135,7 +135,7 @@ def model_ref(project: Any, name: str, where: Any = None):
             return gen.model
     # No entry uses it (yet): resolve it the way entries' models are resolved.
     resolver = Resolver(project.manifest, project.dir, project.state, project.lock)
-    return resolver._model(name)
+    return resolver.model(name)
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -26,8 +26,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pixelbuild.errors import Issue, Location, ManifestError
-from pixelbuild.manifest.load import _validation_issues  # shared pydantic -> located issues
-from pixelbuild.manifest.source import Document, load_yaml
+from pixelbuild.manifest.load import validation_issues
+from pixelbuild.manifest.source import load_yaml
 
 PROFILE_DIR = "engines"
 COMPILERS = ("tensorrt", "inductor")
@@ -188,26 +188,10 @@ def load_profile(path: Path) -> LoadedProfile:
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        issues = [_rehint(issue, exc, doc) for issue in _validation_issues(exc, doc)]
+        issues = validation_issues(exc, doc, root=Profile)
         issues.sort(key=lambda i: (i.location.line, i.location.column) if i.location else (0, 0))
         raise ManifestError(issues, where=f"engine profile {path.name}") from None
     return LoadedProfile(profile_name(path), path, profile, doc.locate(("model",)))
-
-
-def _rehint(issue: Issue, exc: ValidationError, doc: Document) -> Issue:
-    """The manifest's "did you mean" looks among manifest keys; look among profile keys."""
-    m = re.match(r"unknown key '([^']*)'", issue.message)
-    if not m:
-        return issue
-    key = m[1]
-    in_bucket = any(
-        e["type"] == "extra_forbidden" and e["loc"][-1] == key and e["loc"][0] == "buckets"
-        for e in exc.errors(include_url=False)
-    )
-    fields = BucketDef.model_fields if in_bucket else Profile.model_fields
-    hint = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.6)
-    message = f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-    return Issue(message, issue.location, issue.entry)
 
 
 def find_profiles(project_dir: Path) -> list[Path]:
