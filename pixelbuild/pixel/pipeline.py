@@ -11,7 +11,7 @@ from . import alpha as alpha_ops
 from .dither import PERIODS, dither_cells, dither_period
 from .oklab import oklab_to_srgb, srgb_to_oklab
 from .palettes import parse_hex_color
-from .quantize import cells6, palette_map
+from .quantize import PaletteMap, cells6, palette_map
 from .reduce import (
     axis_samples,
     best_start,
@@ -152,9 +152,12 @@ def pixelize(
 
     Returns uint8 (height, width, 4): RGB only from the palette, alpha 0 or 255, transparent RGB 0.
     Deterministic. The upscale setting is not applied here (see `upscale`).
+
+    Stages: snap every source pixel to the palette; mark background candidates; find the grid
+    phase; let each cell vote, removing background without halos; refine with the chosen
+    method; dither; then drop orphans and draw the outline.
     """
     p = params or PixelParams()
-    img = _as_image(image)
     w, h = int(size[0]), int(size[1])
     if w < 1 or h < 1:
         raise ValueError(f"target size must be positive, got {size}")
@@ -162,49 +165,112 @@ def pixelize(
     if len(pal) == 0:
         raise ValueError("empty palette")
     pm = palette_map(pal)
-    k = len(pal)
-
+    img = _as_image(image)
     if img.shape[0] < h or img.shape[1] < w:  # smaller than the target: nearest upscale first
         fy, fx = math.ceil(h / img.shape[0]), math.ceil(w / img.shape[1])
         img = np.repeat(np.repeat(img, fy, axis=0), fx, axis=1)
-    H, W = img.shape[:2]
+
+    src = _snap(img, (w, h), p, pm)
+    bg, cand = _background_candidates(src, p)
+    ys, xs = _grid(src, (w, h), p)
+    choice, removed, clear = _vote(src, cand, ys, xs, (w, h), p, pm)
+    if cand is not None:
+        choice, removed = _unmix_fringe(src, bg, ys, xs, choice, removed, clear, pm)
+    choice = _refine(src, ys, xs, choice, p, pm)
+    choice = _dither(src, ys, xs, choice, (w, h), p, pm)
+
+    out_idx = np.where(removed.ravel(), alpha_ops.TRANSPARENT, choice).reshape(h, w)
+    if p.remove_orphans and img.shape[:2] != (h, w):  # art given at its own size: as drawn
+        out_idx = alpha_ops.remove_orphans(out_idx, wrap=p.tileable)
+    if p.outline != "none":
+        if p.outline == "auto":
+            oc = int(np.argmin(pm.lab[:, 0]))
+        else:
+            oc = int(pm.snap_lab(srgb_to_oklab(np.array(parse_hex_color(p.outline), np.uint8))))
+        out_idx = alpha_ops.add_outline(out_idx, oc, wrap=p.tileable)
+    return compose(out_idx, pal)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """The source image snapped to the palette. `code` is the palette index of each pixel, or
+    `k` (the palette size) where the source is transparent."""
+
+    rgb: np.ndarray
+    transparent: np.ndarray | None
+    cells: np.ndarray
+    idx: np.ndarray
+    code: np.ndarray
+    k: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.code.shape  # (H, W)
+
+
+def _snap(img: np.ndarray, size: tuple[int, int], p: PixelParams, pm: PaletteMap) -> _Source:
+    """Snap every source pixel to the palette (after outline expansion for `contrast`)."""
     rgb = img[..., :3]
     transparent = img[..., 3] < 128 if img.shape[2] == 4 else None
-    scale = min(H / h, W / w)
-
-    lab = None
     if p.method == "contrast":
-        lab = srgb_to_oklab(rgb)
-        rgb = expand_outlines(rgb, lab[..., 0], scale)
-        lab = None
+        scale = min(img.shape[0] / size[1], img.shape[1] / size[0])
+        rgb = expand_outlines(rgb, srgb_to_oklab(rgb)[..., 0], scale)
     cells = cells6(rgb)
     idx = pm.index(rgb, cells)
     code = idx.astype(np.int16)
+    k = len(pm.palette)
     if transparent is not None:
         code[transparent] = k
+    return _Source(rgb, transparent, cells, idx, code, k)
 
-    # Background candidates (source resolution): near the border colour or the key colour.
-    cand = None
-    if p.background != "none":
-        if p.background == "auto":
-            bg = _border_color(rgb, transparent, idx)
-        else:
-            bg = srgb_to_oklab(np.array(parse_hex_color(p.background), dtype=np.uint8))
-        if bg is not None:
-            cand = _near_mask(cells, bg, p.tolerance)
-            if transparent is not None:
-                cand &= ~transparent
 
+def _background_candidates(
+    src: _Source, p: PixelParams
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The background colour (OKLab) and the source pixels near it: near the border colour
+    (`auto`) or the key colour. (None, None) when there is no background to remove."""
+    if p.background == "none":
+        return None, None
+    if p.background == "auto":
+        bg = _border_color(src.rgb, src.transparent, src.idx)
+    else:
+        bg = srgb_to_oklab(np.array(parse_hex_color(p.background), dtype=np.uint8))
+    if bg is None:
+        return None, None
+    cand = _near_mask(src.cells, bg, p.tolerance)
+    if src.transparent is not None:
+        cand &= ~src.transparent
+    return bg, cand
+
+
+def _grid(src: _Source, size: tuple[int, int], p: PixelParams) -> tuple[np.ndarray, np.ndarray]:
+    """Source rows and columns sampled by each target cell, at the best grid phase."""
+    (H, W), (w, h) = src.shape, size
     x0 = y0 = 0.0
     if p.phase_search:
-        x0 = best_start(edge_profile(code, 1), W, w, min_edge=H / h / 2)
-        y0 = best_start(edge_profile(code, 0), H, h, min_edge=W / w / 2)
-    ys, xs = axis_samples(H, h, y0), axis_samples(W, w, x0)
+        x0 = best_start(edge_profile(src.code, 1), W, w, min_edge=H / h / 2)
+        y0 = best_start(edge_profile(src.code, 0), H, h, min_edge=W / w / 2)
+    return axis_samples(H, h, y0), axis_samples(W, w, x0)
 
+
+def _vote(
+    src: _Source,
+    cand: np.ndarray | None,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    size: tuple[int, int],
+    p: PixelParams,
+    pm: PaletteMap,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cell's majority colour, and which cells are removed (transparent or background).
+
+    Returns (choice, removed, clear): `clear` cells were mostly transparent in the source.
+    """
+    (w, h), k = size, src.k
     nb = k + 1
-    full = code
+    full = src.code
     if cand is not None:
-        full = code.copy()
+        full = src.code.copy()
         full[cand] += nb
     counts = cell_counts(gather_blocks(full, ys, xs), nb if cand is None else 2 * nb)
     col_all = counts[:, :nb] if cand is None else counts[:, :nb] + counts[:, nb:]
@@ -225,67 +291,90 @@ def pixelize(
         use = edge & (rest.sum(axis=1) > 0)
         col = col.copy()
         col[use] = rest[use]
+    return majority(col, pm), removed, clear
 
-    choice = majority(col, pm)
-    if cand is not None:
-        # Cells on the background boundary: un-mix fringe pixels (background + one palette colour).
-        bg_removed = removed & ~clear
-        ring = (alpha_ops.dilate8(bg_removed) & ~removed) | (
-            bg_removed & alpha_ops.dilate8(~removed)
-        )
-        if ring.any():
-            cy, cx = np.nonzero(ring)
-            # At most ~8x8 samples per cell: enough to weigh alpha against colour.
-            sy, sx = ys[:, :: max(1, ys.shape[1] // 8)], xs[:, :: max(1, xs.shape[1] // 8)]
-            at = (sy[cy][:, :, None], sx[cx][:, None, :])
-            px = rgb[at].reshape(len(cy), -1, 3)
-            tr = None if transparent is None else transparent[at].reshape(len(cy), -1)
-            opaque, color = _unmix_cells(px, tr, oklab_to_srgb(bg), pal, pm)
-            flat = cy * w + cx
-            removed = removed.copy()
-            removed[cy, cx] = ~opaque
-            choice[flat[opaque]] = color[opaque]
-    if p.method in ("nearest", "median", "kcentroid"):
-        valid = None if transparent is None else ~gather_blocks(transparent, ys, xs)
-        if p.method == "nearest":
-            c = code[ys[:, ys.shape[1] // 2][:, None], xs[:, xs.shape[1] // 2][None, :]].ravel()
-            ok = c < k
-            choice = np.where(ok, c, choice)
-        else:
-            if p.method == "median":
-                rep = srgb_to_oklab(median_colors(gather_blocks(rgb, ys, xs), valid))
-            else:
-                lab = srgb_to_oklab(rgb)
-                rep = kcentroid_colors(gather_blocks(lab, ys, xs), valid)
-            ok = ~np.isnan(rep).any(axis=1)
-            if ok.any():
-                choice[ok] = pm.snap_lab(rep[ok])
 
-    period = dither_period(p.dither, w, h, p.tileable)
-    if period and p.dither_strength > 0:
-        blocks = gather_blocks(rgb, ys, xs).astype(np.float32)
-        wt = (
-            np.ones(blocks.shape[:4], np.float32)
-            if transparent is None
-            else (~gather_blocks(transparent, ys, xs)).astype(np.float32)
-        )
-        tot = np.maximum(wt.sum(axis=(1, 3)), 1e-6)[..., None]
-        mean = (blocks * wt[..., None]).sum(axis=(1, 3)) / tot
-        var = ((blocks**2) * wt[..., None]).sum(axis=(1, 3)) / tot - mean**2
-        smooth = (np.sqrt(np.maximum(var, 0).sum(-1)) < 24.0).ravel()
-        dithered = dither_cells(srgb_to_oklab(mean), pm, period, p.dither_strength).ravel()
-        choice = np.where(smooth, dithered, choice)
+def _unmix_fringe(
+    src: _Source,
+    bg: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    choice: np.ndarray,
+    removed: np.ndarray,
+    clear: np.ndarray,
+    pm: PaletteMap,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells on the background boundary: un-mix fringe pixels (background + one palette colour)
+    to decide whether the cell is sprite or background, and its colour."""
+    bg_removed = removed & ~clear
+    ring = (alpha_ops.dilate8(bg_removed) & ~removed) | (bg_removed & alpha_ops.dilate8(~removed))
+    if not ring.any():
+        return choice, removed
+    w = removed.shape[1]
+    cy, cx = np.nonzero(ring)
+    # At most ~8x8 samples per cell: enough to weigh alpha against colour.
+    sy, sx = ys[:, :: max(1, ys.shape[1] // 8)], xs[:, :: max(1, xs.shape[1] // 8)]
+    at = (sy[cy][:, :, None], sx[cx][:, None, :])
+    px = src.rgb[at].reshape(len(cy), -1, 3)
+    tr = None if src.transparent is None else src.transparent[at].reshape(len(cy), -1)
+    opaque, color = _unmix_cells(px, tr, oklab_to_srgb(bg), pm.palette, pm)
+    flat = cy * w + cx
+    removed = removed.copy()
+    removed[cy, cx] = ~opaque
+    choice[flat[opaque]] = color[opaque]
+    return choice, removed
 
-    out_idx = np.where(removed.ravel(), alpha_ops.TRANSPARENT, choice).reshape(h, w)
-    if p.remove_orphans and (h, w) != (H, W):  # art given at its own size is taken as drawn
-        out_idx = alpha_ops.remove_orphans(out_idx, wrap=p.tileable)
-    if p.outline != "none":
-        if p.outline == "auto":
-            oc = int(np.argmin(pm.lab[:, 0]))
-        else:
-            oc = int(pm.snap_lab(srgb_to_oklab(np.array(parse_hex_color(p.outline), np.uint8))))
-        out_idx = alpha_ops.add_outline(out_idx, oc, wrap=p.tileable)
-    return compose(out_idx, pal)
+
+def _refine(
+    src: _Source,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    choice: np.ndarray,
+    p: PixelParams,
+    pm: PaletteMap,
+) -> np.ndarray:
+    """Replace the majority colours by the chosen method's (nearest, median, kcentroid)."""
+    if p.method not in ("nearest", "median", "kcentroid"):
+        return choice
+    if p.method == "nearest":
+        c = src.code[ys[:, ys.shape[1] // 2][:, None], xs[:, xs.shape[1] // 2][None, :]].ravel()
+        return np.where(c < src.k, c, choice)
+    valid = None if src.transparent is None else ~gather_blocks(src.transparent, ys, xs)
+    if p.method == "median":
+        rep = srgb_to_oklab(median_colors(gather_blocks(src.rgb, ys, xs), valid))
+    else:
+        rep = kcentroid_colors(gather_blocks(srgb_to_oklab(src.rgb), ys, xs), valid)
+    ok = ~np.isnan(rep).any(axis=1)
+    if ok.any():
+        choice[ok] = pm.snap_lab(rep[ok])
+    return choice
+
+
+def _dither(
+    src: _Source,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    choice: np.ndarray,
+    size: tuple[int, int],
+    p: PixelParams,
+    pm: PaletteMap,
+) -> np.ndarray:
+    """Ordered dithering of smooth cells (gradients), leaving detailed cells as voted."""
+    period = dither_period(p.dither, size[0], size[1], p.tileable)
+    if not period or p.dither_strength <= 0:
+        return choice
+    blocks = gather_blocks(src.rgb, ys, xs).astype(np.float32)
+    wt = (
+        np.ones(blocks.shape[:4], np.float32)
+        if src.transparent is None
+        else (~gather_blocks(src.transparent, ys, xs)).astype(np.float32)
+    )
+    tot = np.maximum(wt.sum(axis=(1, 3)), 1e-6)[..., None]
+    mean = (blocks * wt[..., None]).sum(axis=(1, 3)) / tot
+    var = ((blocks**2) * wt[..., None]).sum(axis=(1, 3)) / tot - mean**2
+    smooth = (np.sqrt(np.maximum(var, 0).sum(-1)) < 24.0).ravel()
+    dithered = dither_cells(srgb_to_oklab(mean), pm, period, p.dither_strength).ravel()
+    return np.where(smooth, dithered, choice)
 
 
 def compose(idx: np.ndarray, palette: np.ndarray) -> np.ndarray:
