@@ -207,7 +207,7 @@ def _build(args: argparse.Namespace) -> int:
         if not stale and not plan.removed:
             if not args.entries:
                 project.remember_clean_state()
-            return _report_up_to_date([e.name for e in plan.entries], args)
+            return _report_up_to_date([e.name for e in plan.fresh], args)
         from pixelbuild.build.execute import Builder
         from pixelbuild.console import make_reporter
 
@@ -269,7 +269,7 @@ def _report_locked(plan: Any, as_json: bool) -> int:
         _print_json(
             {
                 "stale": [{"entry": k, "reasons": v} for k, v in sorted(stale.items())],
-                "up_to_date": [e.name for e in plan.entries if not e.stale],
+                "up_to_date": [e.name for e in plan.fresh],
             }
         )
     elif stale:
@@ -281,7 +281,7 @@ def _report_locked(plan: Any, as_json: bool) -> int:
             print(f"  {name}: {'; '.join(reasons)}", file=sys.stderr)
         print("run `pixelbuild build` and commit the assets and pixels.lock.", file=sys.stderr)
     else:
-        print(f"locked: {len(plan.entries)} entries up to date", file=sys.stderr)
+        print(f"locked: {len(plan.fresh)} entries up to date", file=sys.stderr)
     return EXIT_STALE if stale else EXIT_OK
 
 
@@ -296,11 +296,13 @@ def _plan(args: argparse.Namespace) -> int:
             {
                 "stale": [{"entry": e.name, "reasons": e.reasons} for e in plan.stale],
                 "removed": sorted(plan.removed),
-                "up_to_date": [e.name for e in plan.entries if not e.stale],
+                "up_to_date": [e.name for e in plan.fresh],
             }
         )
         return EXIT_OK
     for e in plan.entries:
+        if not e.checked:
+            continue
         if e.stale:
             print(f"* {e.name:<24} {'; '.join(e.reasons)}")
         elif args.all:
@@ -308,7 +310,7 @@ def _plan(args: argparse.Namespace) -> int:
     for name in sorted(plan.removed):
         print(f"- {name:<24} removed from the manifest: its outputs will be deleted")
     n = len(plan.stale)
-    print(f"{n} to build, {len(plan.entries) - n} up to date, {len(plan.removed)} to remove")
+    print(f"{n} to build, {len(plan.fresh)} up to date, {len(plan.removed)} to remove")
     return EXIT_OK
 
 

@@ -67,7 +67,7 @@ class Builder:
         result = BuildResult()
         emitter = Emitter(p.assets, p.cache / "tmp", p.state, p.lock, self.force)
         stale = [e for e in plan.entries if e.stale]
-        result.up_to_date = [e.name for e in plan.entries if not e.stale]
+        result.up_to_date = [e.name for e in plan.fresh]
         try:
             for entry in stale:
                 # Fail fast, before any generation, on outputs edited since we wrote them. Files

@@ -56,6 +56,7 @@ class EntryPlan:
     member_keys: dict[str, list[str]] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
+    checked: bool = True  # False for entries outside a `build ENTRY...` selection
 
     @property
     def name(self) -> str:
@@ -85,6 +86,11 @@ class Plan:
     @property
     def stale(self) -> list[EntryPlan]:
         return [e for e in self.entries if e.stale]
+
+    @property
+    def fresh(self) -> list[EntryPlan]:
+        """Entries checked and found up to date (a `build ENTRY...` checks only those named)."""
+        return [e for e in self.entries if e.checked and not e.stale]
 
 
 def output_paths(target: Target, meta_files: bool) -> list[str]:
@@ -122,6 +128,8 @@ class Planner:
             plan = EntryPlan(target, final, output_paths(target, self.meta_files), members)
             if only is None or target.name in only:
                 self._check(plan)
+            else:
+                plan.checked = False
             entries.append(plan)
         names = {t.name for t in targets}
         removed = {

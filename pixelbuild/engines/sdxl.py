@@ -239,6 +239,7 @@ class DiffusersEngine:
         return self._chunk_size(request)
 
     def _chunk_size(self, request: GenerateRequest) -> int:
+        """Hook for subclasses (compiled engines size batches by their built buckets)."""
         if self.max_batch is not None:
             return self.max_batch
         device = self._device_name()
@@ -286,6 +287,8 @@ class DiffusersEngine:
         indices: Sequence[int],
         progress: ProgressFn | None,
     ) -> list[np.ndarray]:
+        """One pipeline call for `requests` (one batch). Hook for subclasses: compiled engines
+        swap their UNet in around it."""
         import torch
 
         first = requests[0]
