@@ -258,3 +258,34 @@ def test_seed_out_of_range_is_rejected(make_project):
     )
     found = issues(project)
     assert len(found) == 1 and found[0][:2] == (2, 27)
+
+
+def test_merge_keys_may_be_overridden_but_own_keys_may_not_repeat(make_project):
+    project = make_project(
+        """\
+        defaults: &small {size: 16, palette: db32}
+        sprites:
+          hero:
+            <<: *small
+            size: 24
+            prompt: a knight
+        """,
+        palette=None,
+    )
+    from pixelbuild.manifest.source import load_yaml
+
+    data = load_yaml(project.manifest).data
+    assert data["sprites"]["hero"] == {"size": 24, "palette": "db32", "prompt": "a knight"}
+    project.edit("    size: 24\n", "    size: 24\n    size: 20\n")
+    r = pb(project, "plan")
+    assert r.code == 2 and "pixels.yaml:6:5: duplicate key 'size'" in r.err, r.err
+
+
+def test_unhashable_keys_and_self_referencing_aliases_are_located_errors(make_project):
+    for text, where in (
+        ("? [a, b]\n: 1\n", "pixels.yaml:1:3"),
+        ("a: &x [*x]\n", "pixels.yaml:1:1"),
+    ):
+        project = make_project(text, palette=None, name=f"p{len(where)}{text[0]}")
+        r = pb(project, "plan")
+        assert r.code == 2 and f"{where}: invalid YAML" in r.err, r.err

@@ -25,9 +25,14 @@ def digest_file(path: Path) -> str:
     return h.hexdigest()
 
 
+# One encoder for every call: json.dumps with options builds a new one each time, which costs
+# more than the encoding itself for the small values of step keys.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: equal values give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def digest_json(value: Any) -> str:

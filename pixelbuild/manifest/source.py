@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,9 +75,10 @@ def load_yaml(path: Path) -> Document:
             [Issue(f"not UTF-8 text ({exc.reason})", Location(path, 1, 1))]
         ) from None
     loader = SafeLoader(text)
+    duplicates: list[Issue] = []
     try:
         root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        data = _construct(loader, root, path, duplicates) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         # An unclosed quote or bracket is reported at the end of the file; where it was opened
         # (the context) is where the user must look.
@@ -86,32 +87,54 @@ def load_yaml(path: Path) -> Document:
         where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
         problem = f"{exc.problem} ({exc.context})" if scanning else exc.problem or str(exc)
         raise ManifestError([Issue(f"invalid YAML: {problem}", where)]) from None
+    except RecursionError:
+        where = Location(path, 1, 1)
+        raise ManifestError([Issue("invalid YAML: an alias refers to itself", where)]) from None
     finally:
         loader.dispose()
-    duplicates = [
-        Issue(f"duplicate key {k.value!r} (an earlier one is overridden)", Location(path, *_pos(k)))
-        for k in _duplicate_keys(root)
-    ]
     if duplicates:
         raise ManifestError(duplicates)
     return Document(path, data, root)
 
 
+STR_TAG = "tag:yaml.org,2002:str"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _construct(loader: SafeLoader, node: yaml.Node, path: Path, duplicates: list[Issue]) -> Any:
+    """Plain data from a composed node.
+
+    Strings, most of a manifest, are taken as they are; other scalars go through PyYAML's safe
+    constructors. A key repeated within one mapping is reported (PyYAML silently keeps the
+    last); keys brought in by a `<<:` merge may be overridden, as YAML intends.
+    """
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == STR_TAG else loader.construct_object(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(loader, item, path, duplicates) for item in node.value]
+    if not isinstance(node, yaml.MappingNode):
+        return loader.construct_object(node, deep=True)
+    seen: set[object] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG:
+            if key.value in seen:
+                message = f"duplicate key {key.value!r} (an earlier one is overridden)"
+                duplicates.append(Issue(message, Location(path, *_pos(key))))
+            seen.add(key.value)
+    if any(key.tag == MERGE_TAG for key, _ in node.value):
+        loader.flatten_mapping(node)  # merged keys first, then the mapping's own
+    mapping: dict[Any, Any] = {}
+    for key, value in node.value:
+        k = _construct(loader, key, path, duplicates)
+        v = _construct(loader, value, path, duplicates)
+        try:
+            mapping[k] = v
+        except TypeError:  # a list or mapping as a key
+            where = Location(path, *_pos(key))
+            message = "invalid YAML: a mapping key must be a plain value"
+            raise ManifestError([Issue(message, where)]) from None
+    return mapping
+
+
 def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _duplicate_keys(node: yaml.Node | None) -> Iterator[yaml.Node]:
-    stack = [node] if node is not None else []
-    while stack:
-        current = stack.pop()
-        if isinstance(current, yaml.MappingNode):
-            seen: set[object] = set()
-            for k, v in current.value:
-                if isinstance(k, yaml.ScalarNode):
-                    if k.value in seen:
-                        yield k
-                    seen.add(k.value)
-                stack.append(v)
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
