@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pixelbuild.errors import Issue, Location, ManifestError
 from pixelbuild.manifest.load import validation_issues
+from pixelbuild.manifest.schema import Strict
 from pixelbuild.manifest.source import load_yaml
 
 PROFILE_DIR = "engines"
@@ -41,11 +42,7 @@ Canvas = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BucketDef(_Strict):
+class BucketDef(Strict):
     """Canvas sizes x batch sizes (images per call); each pair is one static engine."""
 
     canvas: int | tuple[int, int] | list[int | tuple[int, int]] = Field(
@@ -74,7 +71,7 @@ class BucketDef(_Strict):
         return sorted(set(value))
 
 
-class Profile(_Strict):
+class Profile(Strict):
     """One engine profile (see the module docstring)."""
 
     model: str = Field(description="A model name from the manifest's `models:`.")
