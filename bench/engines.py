@@ -80,18 +80,7 @@ def run_mode(engine, model, mode, size, batch, args, reference) -> dict[str, Any
         start = time.perf_counter()
         images = engine.generate(reqs)
         row["warmup_s"] = round(time.perf_counter() - start, 3)
-        best = None
-        for _ in range(args.repeat):
-            total, step = sdxl_bench.time_call(engine, reqs)
-            if best is None or total < best[0]:
-                best = (total, step)
-        assert best is not None
-        total, step = best
-        row.update(
-            s_per_step=round(step, 5),
-            s_per_image=round(total / batch, 4),
-            images_per_min=round(60 * batch / total, 2),
-        )
+        row.update(sdxl_bench.best_timing(engine, reqs, args.repeat))
         key = (size, batch)
         if key not in reference:
             reference[key] = images

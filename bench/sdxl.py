@@ -83,6 +83,18 @@ def requests_for(
     ]
 
 
+def best_timing(engine: DiffusersEngine, reqs: list[GenerateRequest], repeat: int) -> dict:
+    """The fastest of `repeat` calls: seconds per call, per step and per image, images/min."""
+    total, step = min(time_call(engine, reqs) for _ in range(max(1, repeat)))
+    batch = len(reqs)
+    return {
+        "s_per_call": round(total, 4),
+        "s_per_step": round(step, 5),
+        "s_per_image": round(total / batch, 4),
+        "images_per_min": round(60 * batch / total, 2),
+    }
+
+
 def time_call(engine: DiffusersEngine, reqs: list[GenerateRequest]) -> tuple[float, float]:
     """(seconds for the call, median seconds per denoising step)."""
     import torch
@@ -112,20 +124,8 @@ def run_case(
     row["cfg"] = args.guidance > 1
     try:
         warm, _ = time_call(engine, reqs)  # loads, and compiles under torch.compile
-        best = None
-        for _ in range(args.repeat):
-            total, step = time_call(engine, reqs)
-            if best is None or total < best[0]:
-                best = (total, step)
-        assert best is not None
-        total, step = best
-        row.update(
-            warmup_s=round(warm, 4),
-            s_per_call=round(total, 4),
-            s_per_step=round(step, 5),
-            s_per_image=round(total / batch, 4),
-            images_per_min=round(60 * batch / total, 2),
-        )
+        row["warmup_s"] = round(warm, 4)
+        row.update(best_timing(engine, reqs, args.repeat))
     except Exception as exc:  # torch.compile without a compiler, OOM, ...
         row["error"] = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
