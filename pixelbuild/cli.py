@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelbuild import __version__
-from pixelbuild.errors import ManifestError, PixelbuildError
+from pixelbuild.errors import ManifestError, PixelbuildError, UsageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_INVALID
+    # -C may come before the command (`pixelbuild -C game build`) or after it.
+    args.directory = args.directory or args.top_directory or Path(".")
     try:
         return int(args.run(args))
     except ManifestError as exc:
@@ -65,6 +67,31 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `pixelbuild plan | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # a bug of ours: say so, keep the traceback out of the way
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """Report a bug: one line for the user, the traceback in a file for the bug report."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    try:
+        fd, name = tempfile.mkstemp(prefix="pixelbuild-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"pixelbuild {__version__}, python {sys.version}\n{' '.join(sys.argv)}\n\n")
+            f.write(text)
+        where = f"the details are in {name}"
+    except OSError:
+        where = "no crash report could be written"
+    print(
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        f"this is a bug in pixelbuild, not in your project; {where}. Please report it with "
+        "that file. Finished entries are kept.",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,9 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pixelbuild {__version__}")
+    parser.add_argument(
+        "-C", dest="top_directory", type=Path, default=None, metavar="DIR",
+        help="run in the project in DIR (also accepted after the command)",
+    )  # fmt: skip
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "-C", dest="directory", type=Path, default=Path("."), metavar="DIR",
+        "-C", dest="directory", type=Path, default=None, metavar="DIR",
         help="run in the project in DIR (default: the current directory)",
     )  # fmt: skip
     common.add_argument(
@@ -148,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     clean.add_argument("entries", nargs="*", metavar="ENTRY")
     clean.add_argument("--cache", action="store_true", help="also delete the cache folder")
+    clean.add_argument("-q", "--quiet", action="store_true", help="print only errors")
 
     schema = command("schema", "print the JSON schema of pixels.yaml", _schema)
     schema.add_argument("-o", "--output", type=Path, help="write it to this file instead")
@@ -157,6 +189,12 @@ def _parser() -> argparse.ArgumentParser:
     from pixelbuild.engines.compiled.cli import add_engines_command
 
     add_engines_command(sub, common)
+    try:
+        from pixelbuild.doctor import add_doctor_command
+    except ImportError:
+        pass
+    else:
+        add_doctor_command(sub, common)
     return parser
 
 
@@ -171,13 +209,15 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def _engine_kwargs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    from pixelbuild.engines.registry import MODEL_ENGINES
+
     options = {"device": args.device, "dtype": args.dtype, "allow_download": args.allow_download}
     given = {k: v for k, v in options.items() if v}
-    return {name: dict(given) for name in ("diffusers", "inductor", "tensorrt")}
+    return {name: dict(given) for name in sorted(MODEL_ENGINES)}
 
 
 def _open(args: argparse.Namespace, *, readonly: bool = False) -> Any:
-    from pixelbuild.build.project import open_project
+    from pixelbuild.run.project import open_project
 
     return open_project(args.directory, readonly=readonly, manifest=args.manifest)
 
@@ -185,10 +225,17 @@ def _open(args: argparse.Namespace, *, readonly: bool = False) -> Any:
 def _selection(project: Any, names: list[str]) -> set[str] | None:
     if not names:
         return None
+    import difflib
+
     known = {t.name for t in project.targets} | set(project.lock.entries)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise PixelbuildError(f"no such entry: {', '.join(unknown)}")
+    problems = []
+    for name in names:
+        if name not in known:
+            match = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+            hint = f" (did you mean {match[0]!r}?)" if match else ""
+            problems.append(f"no such entry: {name!r}{hint}")
+    if problems:
+        raise UsageError("; ".join(problems))
     return set(names)
 
 
@@ -208,7 +255,8 @@ def _build(args: argparse.Namespace) -> int:
             if not args.entries:
                 project.remember_clean_state()
             return _report_up_to_date([e.name for e in plan.fresh], args)
-        from pixelbuild.build.execute import Builder
+        project.require_inputs([e.name for e in stale], allow_download=args.allow_download)
+        from pixelbuild.run.builder import Builder
         from pixelbuild.console import make_reporter
 
         reporter = make_reporter(quiet=args.quiet or args.json)
@@ -226,7 +274,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _unchanged(args: argparse.Namespace) -> list[str] | None:
     """Entries of a project where nothing changed since its last complete build (fast path)."""
-    from pixelbuild.build import snapshot
+    from pixelbuild.run import snapshot
 
     directory = args.directory.resolve()
     manifest = (args.manifest or directory / "pixels.yaml").resolve()
@@ -235,7 +283,7 @@ def _unchanged(args: argparse.Namespace) -> list[str] | None:
 
 def _report_up_to_date(names: list[str], args: argparse.Namespace) -> int:
     if args.json:
-        from pixelbuild.build.result import BuildResult
+        from pixelbuild.run.result import BuildResult
 
         _print_json(BuildResult(up_to_date=sorted(names)).to_json())
     elif not args.quiet:
@@ -315,7 +363,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from pixelbuild.build.emit import Emitter
+    from pixelbuild.run.emit import Emitter
     from pixelbuild.cache.lock import write_lock
 
     project = _open(args)
@@ -325,8 +373,8 @@ def _clean(args: argparse.Namespace) -> int:
         deleted, kept = 0, []
         for name in sorted(names):
             entry = project.lock.entries.pop(name, None)
-            for rel, info in (entry or {}).get("outputs", {}).items():
-                if emitter.remove(rel, info["digest"]):
+            for rel, info in (entry.outputs if entry else {}).items():
+                if emitter.remove(rel, info.digest):
                     deleted += 1
                 else:
                     kept.append(rel)
@@ -340,7 +388,7 @@ def _clean(args: argparse.Namespace) -> int:
     summary = {"deleted": deleted, "kept": kept, "cache_removed": bool(args.cache)}
     if args.json:
         _print_json(summary)
-    else:
+    elif not args.quiet:
         print(
             f"deleted {deleted} files" + (" and the cache" if args.cache else ""), file=sys.stderr
         )

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from pixelbuild.build.plan import Step
-from pixelbuild.build.report import Reporter
 from pixelbuild.engines.base import ProgressFn
+from pixelbuild.plan.steps import GENERATE, Step, StepKind
+from pixelbuild.run.report import Reporter
 
-KIND_LABELS = {
-    "source": "read images",
-    "generate": "generate",
-    "palette": "palettes",
-    "pixelize": "pixelize",
-    "assemble": "assemble",
-}
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class PlainReporter(Reporter):
@@ -25,14 +20,14 @@ class PlainReporter(Reporter):
     def __init__(self, stream: TextIO = sys.stderr):
         self.stream = stream
 
-    def start(self, totals: dict[str, int]) -> None:
-        parts = [f"{n} {KIND_LABELS.get(k, k)}" for k, n in totals.items() if n]
+    def start(self, totals: dict[StepKind, int]) -> None:
+        parts = [f"{n} {kind.label}" for kind, n in totals.items() if n]
         if parts:
             print("running: " + ", ".join(parts), file=self.stream, flush=True)
 
     def step_done(self, step: Step, ok: bool) -> None:
         if not ok:
-            print(f"failed: {step.kind} of {step.entry}", file=self.stream, flush=True)
+            print(f"failed: {step.kind.name} of {step.entry}", file=self.stream, flush=True)
 
     def entry_done(self, name: str, reasons: list[str]) -> None:
         why = f"  ({'; '.join(reasons)})" if reasons else ""
@@ -65,19 +60,20 @@ class RichReporter(Reporter):
             console=self.console,
             transient=False,
         )
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[StepKind, TaskID] = {}
         self.started = time.perf_counter()
         self.images = 0
 
-    def start(self, totals: dict[str, int]) -> None:
+    def start(self, totals: dict[StepKind, int]) -> None:
         self.progress.start()
         self.started = time.perf_counter()
         for kind, total in totals.items():
-            label = KIND_LABELS.get(kind, kind)
-            self.tasks[kind] = self.progress.add_task(kind, total=total, label=label, detail="")
+            self.tasks[kind] = self.progress.add_task(
+                kind.name, total=total, label=kind.label, detail=""
+            )
 
     def generation_progress(self, entries: list[str]) -> ProgressFn | None:
-        task = self.tasks.get("generate")
+        task = self.tasks.get(GENERATE)
         if task is None:
             return None
 
@@ -95,10 +91,10 @@ class RichReporter(Reporter):
         task = self.tasks.get(step.kind)
         if task is not None:
             self.progress.advance(task)
-        if step.kind == "generate":
+        if step.kind is GENERATE:
             self.images += 1
         if not ok:
-            self.console.print(f"[red]failed[/]: {step.kind} of {step.entry}")
+            self.console.print(f"[red]failed[/]: {step.kind.name} of {step.entry}")
 
     def finish_steps(self) -> None:
         self.progress.stop()

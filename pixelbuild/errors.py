@@ -61,3 +61,13 @@ class EngineError(PixelbuildError):
 
 class OwnershipError(PixelbuildError):
     """A write would clobber a file pixelbuild did not write (or one edited by hand)."""
+
+
+class UsageError(PixelbuildError):
+    """The command line asks for something that is not there (an unknown entry, no project)."""
+
+    exit_code = 2
+
+
+class InternalError(Exception):
+    """A bug in pixelbuild, not the user's doing: reported with a request to file it."""

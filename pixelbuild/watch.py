@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixelbuild.build.execute import Builder
-from pixelbuild.build.project import open_project
-from pixelbuild.build.report import Reporter
-from pixelbuild.engines import Engine
+from pixelbuild.engines.base import Engine
 from pixelbuild.errors import ManifestError, PixelbuildError
 from pixelbuild.manifest.load import MANIFEST_NAME
+from pixelbuild.run.builder import Builder
+from pixelbuild.run.project import Project, open_project
+from pixelbuild.run.report import Reporter
 
 # When idle, how often to compare the stats of the inputs with the end of the last pass.
 IDLE_CHECK_MS = 300
@@ -114,7 +114,7 @@ class Watcher:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _build(self, project: Any, result: Pass) -> None:
+    def _build(self, project: Project, result: Pass) -> None:
         plan = project.plan()
         if not (plan.stale or plan.removed):
             return
@@ -192,7 +192,7 @@ def watch(
 
     try:
         report(watcher.run_pass(["start"]))
-        import pixelbuild.build.steps  # noqa: F401  (warm: the first rebuild skips numpy's import)
+        import pixelbuild.run.actions  # noqa: F401  (warm: the first rebuild skips numpy's import)
 
         if not as_json:
             print(f"watching {watcher.manifest} (Ctrl-C to stop)", file=sys.stderr, flush=True)

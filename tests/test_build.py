@@ -100,7 +100,7 @@ def test_unknown_entry_on_the_command_line(built):
     for command in ("build", "plan", "clean"):
         r = pb(built, command, "nosuch")
         assert r.code != 0, command
-        assert "no such entry: nosuch" in r.err, (command, r.err)
+        assert "no such entry: 'nosuch'" in r.err and r.code == 2, (command, r.err)
 
 
 def test_corrupt_cache_blob_counts_as_a_miss(built):

@@ -14,7 +14,7 @@ import pytest
 from conftest import pb, run, run_proc, tree
 from PIL import Image
 
-from pixelbuild.build import snapshot
+from pixelbuild.run import snapshot
 
 HEAVY = ("torch", "diffusers", "transformers")
 NOT_ON_FAST_PATH = ("pydantic", "numpy", "yaml", "PIL", "rich", *HEAVY)

@@ -235,7 +235,7 @@ def test_missing_manifest_is_a_clear_error(tmp_path):
 
     r = run(["build", "-C", str(tmp_path)])
     assert r.code == 2
-    assert "pixels.yaml" in r.err and "not found" in r.err
+    assert "no pixels.yaml" in r.err and "pixelbuild init" in r.err
     assert list(tmp_path.iterdir()) == []
 
 

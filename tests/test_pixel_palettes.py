@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pixelbuild.colors import parse_color
 from pixelbuild.errors import Issue
 from pixelbuild.pixel import BUILTIN_PALETTES, auto_palette, builtin_palette, load_palette_file
-from pixelbuild.pixel.palettes import parse_hex_color
 
 EXPECTED_COUNTS = {
     "pico-8": 16,
@@ -53,7 +53,7 @@ def test_builtin_names_are_exactly_the_documented_ones() -> None:
     ],
 )
 def test_builtin_spot_values(name: str, index: int, color: str) -> None:
-    assert tuple(builtin_palette(name)[index]) == parse_hex_color(color)
+    assert tuple(builtin_palette(name)[index]) == parse_color(color)
 
 
 def test_unknown_builtin_lists_known_ones() -> None:

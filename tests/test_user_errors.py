@@ -28,7 +28,7 @@ def test_short_hex_colours_work_wherever_the_manifest_takes_a_colour(make_projec
     ("snippet", "expected", "leak"),
     [
         ('{prompt: a, palette: ["#12"]}', "not a colour: '#12'", "should match pattern"),
-        ("{prompt: a, pixel: {outline: red}}", "not a colour: 'red'", "should match pattern"),
+        ("{prompt: a, pixel: {outline: red}}", "invalid value 'red'", "should match pattern"),
     ],
 )
 def test_messages_do_not_leak_pydantic_internals(make_project, snippet, expected, leak):

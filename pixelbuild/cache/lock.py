@@ -20,15 +20,74 @@ LOCK_NAME = "pixels.lock"
 LOCK_VERSION = 1
 
 
+@dataclass(frozen=True, slots=True)
+class LockedOutput:
+    """A file an entry wrote: its content digest and size in bytes."""
+
+    digest: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"digest": self.digest, "size": self.size}
+
+
+@dataclass(slots=True)
+class LockEntry:
+    """What the lock records of one entry.
+
+    `key` is the entry's final step key; `fields` a short fingerprint per user-facing field (so
+    `plan` names what changed even without a cache); `seed`, `engine` and `provenance` are there
+    for people and for CI (atlases have none of them).
+    """
+
+    kind: str
+    key: str
+    fields: dict[str, str]
+    outputs: dict[str, LockedOutput]
+    seed: int | None = None
+    engine: str | None = None
+    provenance: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": self.kind,
+            "key": self.key,
+            "fields": self.fields,
+            "outputs": {path: out.to_json() for path, out in self.outputs.items()},
+        }
+        for name in ("seed", "engine", "provenance"):
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
+        return body
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LockEntry:
+        """An entry as the lock file holds it; KeyError/TypeError/ValueError when malformed."""
+        outputs = {
+            str(path): LockedOutput(str(out["digest"]), int(out["size"]))
+            for path, out in dict(data.get("outputs", {})).items()
+        }
+        return cls(
+            kind=str(data["kind"]),
+            key=str(data["key"]),
+            fields={str(k): str(v) for k, v in dict(data.get("fields", {})).items()},
+            outputs=outputs,
+            seed=None if data.get("seed") is None else int(data["seed"]),
+            engine=None if data.get("engine") is None else str(data["engine"]),
+            provenance=None if data.get("provenance") is None else dict(data["provenance"]),
+        )
+
+
 @dataclass
 class Lock:
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[str, LockEntry] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
 
     def owner_of(self, output: str) -> str | None:
         """The entry that wrote `output` (assets-relative), if the lock says one did."""
         for name, entry in self.entries.items():
-            if output in entry.get("outputs", {}):
+            if output in entry.outputs:
                 return name
         return None
 
@@ -50,7 +109,7 @@ class Lock:
         ]
         names = sorted(self.entries)
         for i, name in enumerate(names):
-            entry = self.entries[name]
+            entry = self.entries[name].to_json()
             lines.append(f"    {compact(name)}: {{")
             keys = sorted(entry)
             for j, key in enumerate(keys):
@@ -75,16 +134,33 @@ def read_lock(path: Path) -> Lock:
         where = Location(path, exc.lineno, exc.colno)
         hint = "fix the merge conflict or delete the file and rebuild"
         raise ManifestError([Issue(f"unreadable lock file ({exc.msg}); {hint}", where)]) from None
-    if data.get("version") != LOCK_VERSION:
+    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
         raise ManifestError(
             [
                 Issue(
-                    f"lock version {data.get('version')!r} is not {LOCK_VERSION}",
+                    f"lock version {data.get('version') if isinstance(data, dict) else None!r} "
+                    f"is not {LOCK_VERSION}",
                     Location(path, 1, 1),
                 )
             ]
         )
-    return Lock(entries=data.get("entries", {}), files=data.get("files", {}))
+    entries: dict[str, LockEntry] = {}
+    raw = data.get("entries", {})
+    try:
+        for name, entry in dict(raw).items():
+            entries[str(name)] = LockEntry.from_json(entry)
+        files = {str(k): str(v) for k, v in dict(data.get("files", {})).items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        hint = "delete it and rebuild (nothing built is lost: outputs are adopted)"
+        raise ManifestError(
+            [
+                Issue(
+                    f"malformed lock file ({type(exc).__name__}: {exc}); {hint}",
+                    Location(path, 1, 1),
+                )
+            ]
+        ) from None
+    return Lock(entries=entries, files=files)
 
 
 def write_lock(path: Path, lock: Lock, staging: Path) -> bool:

@@ -12,26 +12,21 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pixelbuild.errors import Issue, ManifestError
-from pixelbuild.manifest.resolve import DEFAULT_OUT_DIRS
-from pixelbuild.manifest.schema import ENTRY_SECTIONS, Manifest
+from pixelbuild.errors import Issue, ManifestError, UsageError
+from pixelbuild.engines.registry import ENGINES
+from pixelbuild.manifest.schema import ENTRY_SECTIONS, SINGULAR, Manifest, default_out
 from pixelbuild.manifest.source import Document, load_yaml
 
 MANIFEST_NAME = "pixels.yaml"
-ENGINE_NAMES = ("procedural", "diffusers", "inductor", "tensorrt")
-SINGULAR = {
-    "sprites": "sprite",
-    "animations": "animation",
-    "tilesets": "tileset",
-    "atlases": "atlas",
-    "models": "model",
-    "loras": "lora",
-    "palettes": "palette",
-}
 
 
 def load_manifest(path: Path) -> tuple[Manifest, Document]:
     """Parse and validate a manifest; raise ManifestError listing every problem found."""
+    if not path.exists():
+        raise UsageError(
+            f"no {path.name} in {path.parent}: run `pixelbuild init` there to start a project, "
+            "or point at one with -C DIR (or -f FILE)"
+        )
     doc = load_yaml(path)
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
@@ -212,8 +207,8 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
 
     def check_settings(path: tuple[str | int, ...], node: dict[str, Any]) -> None:
         engine = node.get("engine")
-        if isinstance(engine, str) and engine not in ENGINE_NAMES:
-            hint = _hint(engine, ENGINE_NAMES)
+        if isinstance(engine, str) and engine not in ENGINES:
+            hint = _hint(engine, ENGINES)
             problem((*path, "engine"), f"unknown engine {engine!r}{hint}")
         model = node.get("model")
         if isinstance(model, str) and model not in models:
@@ -240,7 +235,7 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
             check_settings(path, entry)
             out = entry.get("out")
             if out is None:
-                out = f"{DEFAULT_OUT_DIRS[SINGULAR[sec]]}/{name}.png"
+                out = default_out(sec, name)
             if isinstance(out, str):
                 reason = unsafe_asset_path(out)
                 if reason:

@@ -1,256 +1,130 @@
-"""Resolve a validated manifest into build targets: defaults applied, files fingerprinted.
+"""Resolve a validated manifest into targets: defaults applied, files fingerprinted, seeds fixed.
 
-Everything a target carries is concrete and JSON-able, so the planner can hash it as it is.
+Problems only resolution can see (a model whose weights are nowhere, an engine that needs a model
+and has none, a LoRA or palette file that does not exist) are located issues of the manifest,
+found here, before any engine is imported. An input that is absent here but whose digest the
+lock holds (CI has no 7 GB checkpoint) is not an error for planning: it is recorded in `absent`,
+and only a build that must run the entry reports it.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import xxhash
 
+from pixelbuild import defaults
+from pixelbuild.cache.hub import hub_cache, hub_revision
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
 from pixelbuild.engines.base import LoraRef, ModelRef
+from pixelbuild.engines.registry import ENGINES
 from pixelbuild.errors import Issue
 from pixelbuild.manifest.schema import (
+    SINGULAR,
     Animation,
-    Atlas,
     EntryBase,
     GenerationSettings,
     LoraUse,
     Manifest,
     PaletteDef,
-    Sprite,
     Tileset,
+    default_out,
 )
+from pixelbuild.manifest.source import Document
+from pixelbuild.targets import TARGET_KINDS, FileInput, Generation, PaletteChoice, Target
 
-DEFAULT_SIZE = 32
-DEFAULT_PALETTE = "db32"
-GENERATION_DEFAULTS: dict[str, Any] = {
-    "engine": "procedural",
-    "fallback": "error",
-    "model": None,
-    "loras": [],
-    "negative": "",
-    "steps": 30,
-    "guidance": 7.0,
-    "scheduler": "euler_a",
-    "scale": 8,
-    "canvas": None,
-}
-PIXEL_DEFAULTS: dict[str, Any] = {
-    "method": "majority",
-    "phase_search": True,
-    "dither": "none",
-    "dither_strength": 0.5,
-    "background": "auto",
-    "tolerance": 0.08,
-    "remove_orphans": True,
-    "outline": "none",
-    "upscale": 1,
-}
-# The canvas side range each engine paints well at (SDXL's native range; a cheap size for ours).
-CANVAS_RANGE = {
-    "procedural": (512, 512),
-    "diffusers": (512, 1536),
-    "inductor": (512, 1536),
-    "tensorrt": (512, 1536),
-}
-# Resolved layout values named as the manifest spells them, for "what changed" in `plan`.
-LAYOUT_FIELDS = {"durations": "fps/durations"}
-DEFAULT_OUT_DIRS = {
-    "sprite": "sprites",
-    "animation": "animations",
-    "tileset": "tiles",
-    "atlas": "atlases",
-}
+Path_ = tuple[str | int, ...]  # a place in the manifest, as Document.locate takes it
 
 
 @dataclass(frozen=True, slots=True)
-class FileInput:
-    """A file an entry depends on: project-relative path and content digest.
+class AbsentInput:
+    """An input that is not on this machine; `downloadable` when --allow-download would fetch it."""
 
-    `digest` is None when the file is absent here and the lock has no digest for it either;
-    `verified` is False when the digest comes from the lock (e.g. a checkpoint CI does not have).
-    """
-
-    path: str
-    absolute: Path
-    digest: str | None
-    verified: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Generation:
-    """Resolved generation settings of one entry."""
-
-    engine: str
-    canvas: tuple[int, int]
-    negative: str = ""
-    steps: int = 30
-    guidance: float = 7.0
-    scheduler: str = "euler_a"
-    fallback: str = "error"
-    model: ModelRef | None = None
-    loras: tuple[LoraRef, ...] = ()
-    triggers: tuple[str, ...] = ()
-
-    def key_params(self) -> dict[str, Any]:
-        """What decides the pixels, for this engine (the procedural engine ignores SDXL knobs)."""
-        params: dict[str, Any] = {"engine": self.engine, "canvas": list(self.canvas)}
-        if self.engine != "procedural":
-            params |= {
-                "negative": self.negative,
-                "steps": self.steps,
-                "guidance": self.guidance,
-                "scheduler": self.scheduler,
-                "model": None
-                if self.model is None
-                else {
-                    "digest": self.model.digest,
-                    "vae": self.model.vae,
-                    "dtype": self.model.dtype,
-                },
-                "loras": [[lora.digest, lora.weight] for lora in self.loras],
-            }
-        return params
-
-
-@dataclass(frozen=True, slots=True)
-class PaletteChoice:
-    """The palette of an entry: a fixed colour list, a file, or `auto: N` (shared when named)."""
-
-    spec: dict[str, Any]
-    file: FileInput | None = None
-    shared: str | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """One manifest entry, fully resolved."""
-
-    name: str
-    kind: str  # sprite | animation | tileset | atlas
-    out: str
-    size: tuple[int, int] = (DEFAULT_SIZE, DEFAULT_SIZE)
-    seed: int = 0
-    prompts: tuple[str, ...] = ()
-    image: FileInput | None = None
-    generation: Generation | None = None
-    palette: PaletteChoice | None = None
-    pixel: dict[str, Any] = field(default_factory=dict)
-    layout: dict[str, Any] = field(default_factory=dict)
-    members: tuple[str, ...] = ()
-    base: str | None = None
-
-    @property
-    def files(self) -> list[FileInput]:
-        """Every input file of this target."""
-        found = [self.image] if self.image else []
-        if self.palette and self.palette.file:
-            found.append(self.palette.file)
-        return found
-
-    def fields(self) -> dict[str, Any]:
-        """The user-facing settings, one value per field, for "what changed" in `plan`."""
-        values: dict[str, Any] = {"kind": self.kind, "out": self.out}
-        if self.kind != "atlas":
-            values |= {
-                "size": list(self.size),
-                "seed": self.seed,
-                "prompt": list(self.prompts),
-                "palette": self.palette.spec if self.palette else None,
-                "pixel": self.pixel,
-            }
-        if self.generation is not None:
-            values |= self.generation.key_params()
-        values |= {LAYOUT_FIELDS.get(k, k): v for k, v in self.layout.items()}
-        if self.members:
-            values["include"] = list(self.members)
-        if self.base:
-            values["base"] = self.base
-        for f in self.files:
-            values[f"file:{f.path}"] = f.digest
-        return values
+    issue: Issue
+    downloadable: bool = False
 
 
 class Resolver:
     """Turns a Manifest into Targets for a project directory."""
 
-    def __init__(self, manifest: Manifest, project_dir: Path, state: State, lock: Lock):
+    def __init__(self, manifest: Manifest, doc: Document, state: State, lock: Lock):
         self.m = manifest
-        self.dir = project_dir
+        self.doc = doc
+        self.dir = doc.path.parent
         self.state = state
         self.lock = lock
+        self.meta_files = manifest.project.meta_files
         self.files: dict[str, str] = {}
         self.read: set[Path] = set()  # every path whose content or stat decides a key
-        self.issues: list[Issue] = []  # problems in referenced files (a broken palette, ...)
+        self.issues: list[Issue] = []  # located problems: nothing may be built
+        self.absent: dict[str, list[AbsentInput]] = {}  # entry -> inputs only the lock knows
         self._checked: set[Path] = set()
+        self._entry: Path_ = ()
+        self._models: dict[str, ModelRef] = {}
+        self._absent_models: dict[str, AbsentInput] = {}  # model -> why it cannot load here
+        self._reported: set[Path_] = set()
 
     def targets(self) -> list[Target]:
-        m = self.m
         found: list[Target] = []
-        for name, sprite in m.sprites.items():
-            found.append(self._entry(name, "sprite", sprite))
-        for name, anim in m.animations.items():
-            found.append(self._entry(name, "animation", anim))
-        for name, tiles in m.tilesets.items():
-            found.append(self._entry(name, "tileset", tiles))
-        for name, atlas in m.atlases.items():
-            found.append(self._atlas(name, atlas))
+        for section, kind in TARGET_KINDS.items():
+            for name, entry in getattr(self.m, section).items():
+                self._entry = (section, name)
+                found.append(kind.resolve(name, entry, self))  # type: ignore[arg-type]
+        self._entry = ()
         return found
 
-    # -- entries --
+    # -- what the target kinds ask for --
 
-    def _entry(self, name: str, kind: str, e: EntryBase) -> Target:
+    def out_path(self, name: str, entry: Any) -> str:
+        out = entry.out
+        return str(PurePosixPath(out)) if out else default_out(str(self._entry[0]), name)
+
+    def image_fields(self, name: str, e: EntryBase) -> dict[str, Any]:
+        """The fields every painted (or read) target has, resolved."""
         m = self.m
-        size = _pair(e.size or m.project.size or DEFAULT_SIZE)
-        seed = e.seed if e.seed is not None else derive_seed(name)
-        pixel = _merge(PIXEL_DEFAULTS, m.project.pixel, e.pixel)
-        if kind == "tileset" and (e.pixel is None or e.pixel.background is None):
-            pixel["background"] = "none"
-        layout: dict[str, Any] = {}
-        image = None
+        size = _pair(e.size or m.project.size or defaults.SIZE)
+        pixel = _merge(dict(defaults.PIXEL), m.project.pixel, e.pixel)
+        if isinstance(e, Tileset) and (e.pixel is None or e.pixel.background is None):
+            pixel["background"] = defaults.TILE_BACKGROUND
+        image = getattr(e, "image", None)
         generation = None
         prompts: tuple[str, ...] = ()
-        base = None
-        if isinstance(e, Sprite) and e.image is not None:
-            image = self._file(e.image)
+        if image is not None:
+            image_file = self._file(image, (*self._entry, "image"))
         else:
+            image_file = None
             generation = self._generation(e, size)
             prompts = self._prompts(e, generation)
-        if isinstance(e, Animation):
-            n = e.frame_count
-            durations = e.durations or [round(1000 / (e.fps or 10))] * n
-            layout = {
-                "durations": durations,
-                "mode": e.mode,
-                "columns": e.columns,
-                "padding": e.padding,
-                "strength": 0.5 if e.strength is None else e.strength,
-            }
-            base = e.base
-        elif isinstance(e, Tileset):
-            layout = {"columns": e.columns, "padding": e.padding}
-        return Target(
-            name=name,
-            kind=kind,
-            out=self._out(name, kind, e.out),
-            size=size,
-            seed=seed,
-            prompts=prompts,
-            image=image,
-            generation=generation,
-            palette=self._palette(e.palette or m.project.palette or DEFAULT_PALETTE),
-            pixel=pixel,
-            layout=layout,
-            base=base,
-        )
+        palette_at: Path_ = (*self._entry, "palette") if e.palette else ("project", "palette")
+        return {
+            "name": name,
+            "out": self.out_path(name, e),
+            "meta_file": self.meta_files,
+            "size": size,
+            "seed": e.seed if e.seed is not None else derive_seed(name),
+            "prompts": prompts,
+            "image": image_file,
+            "generation": generation,
+            "palette": self._palette(
+                e.palette or m.project.palette or defaults.PALETTE, palette_at
+            ),
+            "pixel": pixel,
+        }
+
+    def atlas_members(self, patterns: Sequence[str]) -> list[str]:
+        pool = list(self.m.sprites) + list(self.m.animations)
+        members: list[str] = []
+        for pattern in patterns:
+            for match in fnmatch.filter(pool, pattern):
+                if match not in members:
+                    members.append(match)
+        return members
 
     def _prompts(self, e: EntryBase, gen: Generation) -> tuple[str, ...]:
         prefix = ", ".join(gen.triggers)
@@ -270,38 +144,20 @@ class Resolver:
             return tuple(full(e.prompt) for _ in range(e.variants))
         return (full(e.prompt or ""),)
 
-    def _atlas(self, name: str, a: Atlas) -> Target:
-        pool = list(self.m.sprites) + list(self.m.animations)
-        members: list[str] = []
-        for pattern in a.include:
-            for match in fnmatch.filter(pool, pattern):
-                if match not in members:
-                    members.append(match)
-        layout = {
-            "padding": a.padding,
-            "extrude": a.extrude,
-            "power_of_two": a.power_of_two,
-            "max_size": a.max_size,
-            "json_format": a.json_format,
-        }
-        return Target(
-            name=name, kind="atlas", out=self._out(name, "atlas", a.out), layout=layout,
-            members=tuple(members),
-        )  # fmt: skip
-
-    def _out(self, name: str, kind: str, out: str | None) -> str:
-        return str(PurePosixPath(out)) if out else f"{DEFAULT_OUT_DIRS[kind]}/{name}.png"
-
     # -- generation --
 
     def _generation(self, e: EntryBase, size: tuple[int, int]) -> Generation:
-        g = _merge(GENERATION_DEFAULTS, self.m.project.generate, _only_generation(e))
-        engine = g["engine"]
-        model = self.model(g["model"]) if engine != "procedural" else None
-        loras, triggers = self._loras(g["loras"]) if engine != "procedural" else ((), ())
-        canvas = _pair(g["canvas"]) if g["canvas"] else canvas_for(size, g["scale"], engine)
+        g = _merge(dict(defaults.GENERATION), self.m.project.generate, _only_generation(e))
+        spec = ENGINES.get(g["engine"])  # validation has rejected unknown names
+        model = loras = None
+        triggers: tuple[str, ...] = ()
+        if spec is not None and spec.needs_model:
+            model = self._model_for(g["model"], spec.name)
+            loras, triggers = self._loras(g["loras"])
+        low, high = spec.canvas if spec is not None else (512, 1536)
+        canvas = _pair(g["canvas"]) if g["canvas"] else canvas_for(size, g["scale"], low, high)
         return Generation(
-            engine=engine,
+            engine=g["engine"],
             canvas=canvas,
             negative=g["negative"],
             steps=g["steps"],
@@ -309,44 +165,75 @@ class Resolver:
             scheduler=g["scheduler"],
             fallback=g["fallback"],
             model=model,
-            loras=loras,
+            loras=loras or (),
             triggers=triggers,
         )
 
-    def model(self, name: str | None) -> ModelRef | None:
-        """A model of the manifest, resolved to its weights and fingerprinted (None for None)."""
+    def _model_for(self, name: str | None, engine: str) -> ModelRef | None:
         if name is None:
-            return None
-        d = self.m.models[name]
-        if d.repo is not None:
-            source, location, digest = (
-                "hub",
-                d.repo,
-                hub_revision(d.repo) or self.lock.files.get(f"hub:{d.repo}"),
+            kind = SINGULAR[str(self._entry[0])]
+            self.issues.append(
+                Issue(
+                    f"the {engine} engine needs a model: set `model:` to one of `models:` "
+                    "on the entry or in project.generate",
+                    self.doc.locate(self._entry, key=True),
+                    f"{kind} {self._entry[1]!r}",
+                )
             )
+            return None
+        return self.model(name)
+
+    def model(self, name: str) -> ModelRef:
+        """A model of the manifest, resolved to its weights and fingerprinted."""
+        if name in self._models:
+            self._note_absent(self._models[name])
+            return self._models[name]
+        d = self.m.models[name]
+        place: Path_ = ("models", name)
+        if d.repo is not None:
+            source, location = "hub", d.repo
+            digest = hub_revision(d.repo) or self.lock.files.get(f"hub:{d.repo}")
             if digest:
                 self.files[f"hub:{d.repo}"] = digest
+            ref = ModelRef(name, source, location, digest or "missing", d.vae, None,
+                           d.allow_pickle, d.dtype)  # fmt: skip
+            if hub_revision(d.repo) is None:
+                issue = Issue(
+                    f"model {name!r}: {d.repo} is not in the local Hugging Face cache "
+                    f"({hub_cache()}); fetch it with `hf download {d.repo}` or build with "
+                    "--allow-download",
+                    self.doc.locate((*place, "repo")),
+                )
+                self._absent_models[name] = AbsentInput(issue, downloadable=True)
         else:
-            source = "folder" if d.path is not None else "file"
-            f = self._file(d.path or d.file or "")
-            location, digest = str(f.absolute), f.digest
-        return ModelRef(
-            name=name,
-            source=source,
-            location=location,
-            digest=digest or "missing",
-            vae=d.vae,
-            config=str(self.dir / d.config) if d.config else None,
-            allow_pickle=d.allow_pickle,
-            dtype=d.dtype,
-        )
+            field = "path" if d.path is not None else "file"
+            f = self._file(d.path or d.file or "", (*place, field), required=True)
+            ref = ModelRef(name, "folder" if field == "path" else "file", str(f.absolute),
+                           f.digest or "missing", d.vae,
+                           str(self.dir / d.config) if d.config else None, d.allow_pickle,
+                           d.dtype)  # fmt: skip
+            if not f.verified:
+                issue = Issue(
+                    f"model {name!r}: {f.path} does not exist here (its digest comes from "
+                    "pixels.lock)",
+                    self.doc.locate((*place, field)),
+                )
+                self._absent_models[name] = AbsentInput(issue)
+        self._models[name] = ref
+        self._note_absent(ref)
+        return ref
 
-    def _loras(self, uses: list[Any]) -> tuple[tuple[LoraRef, ...], tuple[str, ...]]:
+    def _note_absent(self, ref: ModelRef) -> None:
+        absent = self._absent_models.get(ref.name)
+        if absent is not None and self._entry:
+            self.absent.setdefault(str(self._entry[1]), []).append(absent)
+
+    def _loras(self, uses: Sequence[Any]) -> tuple[tuple[LoraRef, ...], tuple[str, ...]]:
         refs, triggers = [], []
         for use in uses:
             name, weight = (use.name, use.weight) if isinstance(use, LoraUse) else (use, None)
             d = self.m.loras[name]
-            f = self._file(d.file)
+            f = self._file(d.file, ("loras", name, "file"), required=True)
             refs.append(
                 LoraRef(
                     name=name,
@@ -360,21 +247,21 @@ class Resolver:
 
     # -- palettes and files --
 
-    def _palette(self, spec: str | list[str] | PaletteDef) -> PaletteChoice:
+    def _palette(self, spec: str | list[str] | PaletteDef, place: Path_) -> PaletteChoice:
         if isinstance(spec, list):
-            return PaletteChoice({"colors": [c.lower() for c in spec]})
+            return PaletteChoice({"colors": list(spec)})
         if isinstance(spec, str):
             named = self.m.palettes.get(spec)
             if named is None:
                 return PaletteChoice({"builtin": spec})
-            choice = self._palette(named)
+            choice = self._palette(named, ("palettes", spec))
             return PaletteChoice(choice.spec, choice.file, spec if named.auto else None)
         if spec.builtin is not None:
             return PaletteChoice({"builtin": spec.builtin})
         if spec.colors is not None:
-            return PaletteChoice({"colors": [c.lower() for c in spec.colors]})
+            return PaletteChoice({"colors": list(spec.colors)})
         if spec.file is not None:
-            f = self._file(spec.file)
+            f = self._file(spec.file, (*place, "file"), required=True)
             self._check_palette_file(f)
             return PaletteChoice({"file": f.path, "digest": f.digest}, file=f)
         return PaletteChoice({"auto": spec.auto})
@@ -391,16 +278,23 @@ class Resolver:
         except Issue as issue:
             self.issues.append(issue)
 
-    def _file(self, rel: str) -> FileInput:
-        """Fingerprint a project file (or folder); fall back to the lock's digest when absent."""
+    def _file(self, rel: str, place: Path_, *, required: bool = False) -> FileInput:
+        """Fingerprint a project file (or folder); fall back to the lock's digest when absent.
+
+        A `required` file that is neither here nor in the lock is a located issue.
+        """
         path = (self.dir / rel).resolve()
         key = str(PurePosixPath(rel))
         self.read.add(path)
         try:
-            digest = self._digest(path)
+            digest: str | None = self._digest(path)
             verified = True
         except FileNotFoundError:
             digest, verified = self.lock.files.get(key), False
+            if digest is None and required and place not in self._reported:
+                self._reported.add(place)
+                label = _label(place)
+                self.issues.append(Issue(f"file not found: {rel}", self.doc.locate(place), label))
         if digest is not None:
             self.files[key] = digest
         return FileInput(key, path, digest, verified)
@@ -418,13 +312,18 @@ class Resolver:
         return self.state.digest(path)
 
 
-def _merge(defaults: dict[str, Any], *layers: Any) -> dict[str, Any]:
-    """Defaults overridden field by field by each layer's explicitly set (non-None) values."""
-    merged = dict(defaults)
+def _label(place: Path_) -> str | None:
+    if len(place) >= 2 and place[0] in SINGULAR:
+        return f"{SINGULAR[str(place[0])]} {place[1]!r}"
+    return "project" if place and place[0] == "project" else None
+
+
+def _merge(merged: dict[str, Any], *layers: Any) -> dict[str, Any]:
+    """`merged` (the defaults) overridden field by field by each layer's set (non-None) values."""
     for layer in layers:
         if layer is None:
             continue
-        for key in defaults:
+        for key in list(merged):
             value = getattr(layer, key, None)
             if value is not None:
                 merged[key] = value.model_dump() if hasattr(value, "model_dump") else value
@@ -446,30 +345,13 @@ def derive_seed(name: str) -> int:
     return xxhash.xxh3_64_intdigest(name.encode()) & 0xFFFFFFFF
 
 
-def canvas_for(size: tuple[int, int], scale: int, engine: str) -> tuple[int, int]:
+def canvas_for(size: tuple[int, int], scale: int, low: int, high: int) -> tuple[int, int]:
     """The canvas an engine paints at: size x scale, brought into its side range, multiples of 8.
 
     Sizes that land in the same canvas share their generation: changing a sprite from 32 to 48 px
     re-runs only the pixelize step.
     """
-    low, high = CANVAS_RANGE.get(engine, (512, 1536))
     w, h = size[0] * scale, size[1] * scale
     longest = max(w, h)
     factor = low / longest if longest < low else high / longest if longest > high else 1.0
-    return tuple(max(8, round(v * factor / 8) * 8) for v in (w, h))  # type: ignore[return-value]
-
-
-def hub_ref_path(repo: str) -> Path:
-    """Where the local Hugging Face cache records the commit of `repo`'s main branch."""
-    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
-    )
-    return Path(hub) / f"models--{repo.replace('/', '--')}" / "refs" / "main"
-
-
-def hub_revision(ref: Path) -> str | None:
-    """The commit a hub repository's ref file names (its weights are addressed by it)."""
-    try:
-        return ref.read_text().strip() or None
-    except OSError:
-        return None
+    return (max(8, round(w * factor / 8) * 8), max(8, round(h * factor / 8) * 8))

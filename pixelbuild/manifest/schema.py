@@ -7,17 +7,51 @@ are errors everywhere, so a misspelt key never silently does nothing.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from pixelbuild import defaults
+from pixelbuild.colors import COLOR_PATTERN, normalize_color
+from pixelbuild.defaults import GENERATION, PIXEL, shown
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
+MANIFEST_VERSION = 1
+
+
+def _check_name(name: str) -> str:
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError(
+            f"{name!r} is not a name: use letters, digits, '_', '.' and '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
 
 Name = Annotated[
-    str, Field(pattern=NAME_PATTERN, description="A name: letters, digits, '_', '.', '-'.")
+    str,
+    AfterValidator(_check_name),
+    Field(
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description="A name: letters, digits, '_', '.', '-'.",
+    ),
 ]
-Color = Annotated[str, Field(pattern=COLOR_PATTERN, description="A colour as '#rgb' or '#rrggbb'.")]
+# Checked by the one colour parser (so every colour the manifest accepts is one the pixel step
+# reads), normalised to '#rrggbb'; the pattern is for editors reading the JSON schema.
+Color = Annotated[
+    str,
+    AfterValidator(normalize_color),
+    Field(
+        json_schema_extra={"pattern": COLOR_PATTERN}, description="A colour as '#rgb' or '#rrggbb'."
+    ),
+]
 PositiveInt = Annotated[int, Field(ge=1)]
 Size = Annotated[
     PositiveInt | tuple[PositiveInt, PositiveInt],
@@ -77,32 +111,45 @@ class PixelSettings(Strict):
     """How the pixelize step turns a generated image into pixel art."""
 
     method: Literal["majority", "nearest", "median", "kcentroid", "contrast"] | None = Field(
-        None, description="Cell reduction method (default 'majority')."
+        None, description=f"Cell reduction method {shown(PIXEL, 'method')}."
     )
     phase_search: bool | None = Field(
-        None, description="Search the grid offset that puts edges on cell borders (default true)."
+        None,
+        description="Search the grid offset that puts edges on cell borders "
+        f"{shown(PIXEL, 'phase_search')}.",
     )
     dither: Literal["none", "bayer2", "bayer4", "bayer8"] | None = Field(
-        None, description="Ordered dithering when snapping to the palette (default 'none')."
+        None,
+        description=f"Ordered dithering when snapping to the palette {shown(PIXEL, 'dither')}.",
     )
-    dither_strength: float | None = Field(None, ge=0, le=1, description="Default 0.5.")
+    dither_strength: float | None = Field(
+        None, ge=0, le=1, description=f"Strength of the dither {shown(PIXEL, 'dither_strength')}."
+    )
     background: Literal["auto", "none"] | Color | None = Field(
         None,
         description="'auto': remove the background by flood fill from the border; 'none': keep "
-        "it; a colour: remove that key colour. Default 'auto' for sprites, 'none' for tiles.",
+        f"it; a colour: remove that key colour {shown(PIXEL, 'background')}; tiles default to "
+        f"{defaults.TILE_BACKGROUND!r}.",
     )
     tolerance: float | None = Field(
-        None, ge=0, le=1, description="OKLab distance counted as background (default 0.08)."
+        None,
+        ge=0,
+        le=1,
+        description=f"OKLab distance counted as background {shown(PIXEL, 'tolerance')}.",
     )
     remove_orphans: bool | None = Field(
-        None, description="Drop single pixels with no neighbour of their colour (default true)."
+        None,
+        description="Drop single pixels with no neighbour of their colour "
+        f"{shown(PIXEL, 'remove_orphans')}.",
     )
     outline: Color | Literal["auto", "none"] | None = Field(
         None,
         description="A 1-px outline: a colour, 'auto' (the darkest palette colour), or 'none'.",
     )
     upscale: PositiveInt | None = Field(
-        None, le=16, description="Integer nearest upscale of the written image (default 1)."
+        None,
+        le=16,
+        description=f"Integer nearest upscale of the written image {shown(PIXEL, 'upscale')}.",
     )
 
 
@@ -122,7 +169,8 @@ class GenerationSettings(Strict):
     engine: str | None = Field(
         None,
         description="'procedural' (embedded), 'diffusers' (SDXL), or a compiled SDXL UNet: "
-        "'inductor' (AOTInductor) or 'tensorrt' (built with `pixelbuild engines build`).",
+        "'inductor' (AOTInductor) or 'tensorrt' (built with `pixelbuild engines build`) "
+        f"{shown(GENERATION, 'engine')}.",
     )
     fallback: Literal["error", "eager"] | None = Field(
         None,
@@ -131,12 +179,22 @@ class GenerationSettings(Strict):
     )
     model: Name | None = Field(None, description="A model name from `models:`.")
     loras: LoraList | None = Field(None, description="LoRA names from `loras:`, or {name, weight}.")
-    negative: str | None = Field(None, description="Negative prompt.")
-    steps: PositiveInt | None = Field(None, le=200)
-    guidance: float | None = Field(None, ge=0, le=30)
-    scheduler: str | None = Field(None, description="e.g. euler, euler_a, dpmpp_2m, ddim, lcm.")
+    negative: str | None = Field(None, description="Negative prompt (default none).")
+    steps: PositiveInt | None = Field(
+        None, le=200, description=f"Denoising steps {shown(GENERATION, 'steps')}."
+    )
+    guidance: float | None = Field(
+        None, ge=0, le=30, description=f"Classifier-free guidance {shown(GENERATION, 'guidance')}."
+    )
+    scheduler: str | None = Field(
+        None,
+        description=f"e.g. euler, euler_a, dpmpp_2m, ddim, lcm {shown(GENERATION, 'scheduler')}.",
+    )
     scale: PositiveInt | None = Field(
-        None, le=32, description="Canvas = target size x scale, kept in the model's range."
+        None,
+        le=32,
+        description="Canvas = target size x scale, kept in the model's range "
+        f"{shown(GENERATION, 'scale')}.",
     )
     canvas: Size | None = Field(None, description="Explicit canvas size, overriding `scale`.")
 
@@ -160,6 +218,9 @@ class EntryBase(GenerationSettings):
 class Sprite(EntryBase):
     """One image: from a prompt, or from an image file brought onto the palette."""
 
+    kind: ClassVar[str] = "sprite"
+    out_dir: ClassVar[str] = "sprites"
+
     image: str | None = Field(None, description="An image file to pixelize instead of a prompt.")
 
     @model_validator(mode="after")
@@ -172,15 +233,23 @@ class Sprite(EntryBase):
 class Animation(EntryBase):
     """N frames laid out on one grid sheet, with Bevy and Aseprite metadata."""
 
+    kind: ClassVar[str] = "animation"
+    out_dir: ClassVar[str] = "animations"
+
     prompts: list[str] | None = Field(
         None, description="One prompt per frame (instead of `prompt`)."
     )
     frames: PositiveInt | None = Field(None, le=256, description="Frame count ({i}/{n} in prompt).")
     base: Name | None = Field(None, description="A sprite entry the frames derive from.")
     strength: float | None = Field(
-        None, ge=0, le=1, description="img2img strength from the base frame (SDXL), default 0.5."
+        None,
+        ge=0,
+        le=1,
+        description=f"img2img strength from the base frame (SDXL) (default {defaults.STRENGTH}).",
     )
-    fps: float | None = Field(None, gt=0, le=120)
+    fps: float | None = Field(
+        None, gt=0, le=120, description=f"Frames per second (default {defaults.FPS:g})."
+    )
     durations: list[PositiveInt] | None = Field(None, description="Per-frame duration in ms.")
     mode: Literal["loop", "once", "pingpong"] = "loop"
     columns: PositiveInt | None = None
@@ -211,8 +280,11 @@ class Animation(EntryBase):
 class Tileset(EntryBase):
     """N seamless tile variants of one tile size, on a grid sheet."""
 
+    kind: ClassVar[str] = "tileset"
+    out_dir: ClassVar[str] = "tiles"
+
     prompt: str
-    variants: PositiveInt = Field(4, le=256)
+    variants: PositiveInt = Field(defaults.VARIANTS, le=256)
     columns: PositiveInt | None = None
     padding: int = Field(0, ge=0, le=16)
 
@@ -220,13 +292,16 @@ class Tileset(EntryBase):
 class Atlas(Strict):
     """Packs sprites and animation frames into one texture with a rect per name."""
 
+    kind: ClassVar[str] = "atlas"
+    out_dir: ClassVar[str] = "atlases"
+
     include: list[str] = Field(
         min_length=1, description="Entry names or globs ('potion-*'); animations add every frame."
     )
-    padding: int = Field(1, ge=0, le=64)
+    padding: int = Field(defaults.ATLAS_PADDING, ge=0, le=64)
     extrude: int = Field(0, ge=0, le=8, description="Repeat edge pixels outwards (anti-bleed).")
     power_of_two: bool = False
-    max_size: PositiveInt = Field(4096, le=16384)
+    max_size: PositiveInt = Field(defaults.ATLAS_MAX_SIZE, le=16384)
     json_format: Literal["hash", "array"] = "hash"
     out: str | None = None
 
@@ -273,8 +348,10 @@ class Project(Strict):
     cache: str | None = Field(
         None, description="Cache folder (default .pixelbuild; env PIXELBUILD_CACHE wins)."
     )
-    palette: PaletteSpec | None = Field(None, description="Default palette (default 'db32').")
-    size: Size | None = Field(None, description="Default target size (default 32).")
+    palette: PaletteSpec | None = Field(
+        None, description=f"Default palette (default {defaults.PALETTE!r})."
+    )
+    size: Size | None = Field(None, description=f"Default target size (default {defaults.SIZE}).")
     generate: GenerationSettings = Field(default_factory=GenerationSettings)
     pixel: PixelSettings = Field(default_factory=PixelSettings)
     meta_files: bool = Field(
@@ -288,7 +365,10 @@ class Project(Strict):
 class Manifest(Strict):
     """The whole `pixels.yaml`."""
 
-    version: Literal[1] = 1
+    version: int = Field(
+        MANIFEST_VERSION,
+        description=f"The manifest format (this pixelbuild reads {MANIFEST_VERSION}).",
+    )
     project: Project = Field(default_factory=Project)
     models: dict[Name, ModelDef] = Field(default_factory=dict)
     loras: dict[Name, LoraDef] = Field(default_factory=dict)
@@ -298,15 +378,35 @@ class Manifest(Strict):
     tilesets: dict[Name, Tileset] = Field(default_factory=dict)
     atlases: dict[Name, Atlas] = Field(default_factory=dict)
 
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if version != MANIFEST_VERSION:
+            raise ValueError(
+                f"this pixelbuild reads manifest version {MANIFEST_VERSION}, not {version}"
+                + (" (written by a newer pixelbuild?)" if version > MANIFEST_VERSION else "")
+            )
+        return version
 
-ENTRY_SECTIONS = ("sprites", "animations", "tilesets", "atlases")
+
+Entry = Sprite | Animation | Tileset | Atlas
+# Manifest section -> the model of its entries, in build order (atlases use the others' frames).
+ENTRY_MODELS: dict[str, type[Sprite | Animation | Tileset | Atlas]] = {
+    "sprites": Sprite,
+    "animations": Animation,
+    "tilesets": Tileset,
+    "atlases": Atlas,
+}
+ENTRY_SECTIONS = tuple(ENTRY_MODELS)
+# Manifest section -> what one of its entries is called in messages.
+SINGULAR: dict[str, str] = {
+    **{section: model.kind for section, model in ENTRY_MODELS.items()},
+    "models": "model",
+    "loras": "lora",
+    "palettes": "palette",
+}
 
 
-def parse_color(text: str) -> tuple[int, int, int]:
-    """'#rgb' or '#rrggbb' -> (r, g, b)."""
-    if not re.fullmatch(COLOR_PATTERN, text):
-        raise ValueError(f"not a colour: {text!r}")
-    h = text[1:]
-    if len(h) == 3:
-        h = "".join(c * 2 for c in h)
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+def default_out(section: str, name: str) -> str:
+    """The output an entry of `section` writes when it sets no `out`."""
+    return f"{ENTRY_MODELS[section].out_dir}/{name}.png"

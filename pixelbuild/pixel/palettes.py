@@ -7,23 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..colors import parse_color
 from ..errors import Issue, Location
 from .builtin import BUILTIN_PALETTES
 from .oklab import oklab_to_srgb, srgb_to_oklab
 from .quantize import kmeans_lab
 
 
-def parse_hex_color(text: str) -> tuple[int, int, int]:
-    """'#rrggbb' or 'rrggbb' (any case) -> (r, g, b); ValueError otherwise."""
-    s = text.strip().removeprefix("#")
-    if len(s) != 6 or any(ch not in "0123456789abcdefABCDEF" for ch in s):
-        raise ValueError(f"not a colour: {text!r} (expected #rrggbb)")
-    return int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16)
-
-
 def colors_array(colors: Sequence[str]) -> np.ndarray:
     """Hex colours -> (K, 3) uint8."""
-    return np.array([parse_hex_color(c) for c in colors], dtype=np.uint8).reshape(-1, 3)
+    return np.array([parse_color(c) for c in colors], dtype=np.uint8).reshape(-1, 3)
 
 
 def builtin_palette(name: str) -> np.ndarray:
@@ -62,7 +55,7 @@ def _parse_hex(path: Path) -> list[tuple[int, int, int]]:
         if not s or s.startswith(";") or s.startswith("//"):
             continue
         try:
-            colors.append(parse_hex_color(s))
+            colors.append(parse_color(s))
         except ValueError:
             raise _issue(path, n, _col(raw, s), f"expected a colour as rrggbb, got {s!r}") from None
     return colors

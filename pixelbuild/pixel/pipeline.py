@@ -10,7 +10,8 @@ import numpy as np
 from . import alpha as alpha_ops
 from .dither import PERIODS, dither_cells, dither_period
 from .oklab import oklab_to_srgb, srgb_to_oklab
-from .palettes import parse_hex_color
+from ..colors import parse_color
+from ..defaults import PIXEL
 from .quantize import PaletteMap, cells6, palette_map
 from .reduce import (
     axis_samples,
@@ -31,15 +32,15 @@ METHODS = ("majority", "nearest", "median", "kcentroid", "contrast")
 class PixelParams:
     """Resolved pixelize settings (the manifest's PixelSettings with defaults applied)."""
 
-    method: str = "majority"
-    phase_search: bool = True
-    dither: str = "none"
-    dither_strength: float = 0.5
-    background: str = "auto"
-    tolerance: float = 0.08
-    remove_orphans: bool = True
-    outline: str = "none"
-    upscale: int = 1
+    method: str = PIXEL["method"]
+    phase_search: bool = PIXEL["phase_search"]
+    dither: str = PIXEL["dither"]
+    dither_strength: float = PIXEL["dither_strength"]
+    background: str = PIXEL["background"]
+    tolerance: float = PIXEL["tolerance"]
+    remove_orphans: bool = PIXEL["remove_orphans"]
+    outline: str = PIXEL["outline"]
+    upscale: int = PIXEL["upscale"]
     tileable: bool = False
 
     def __post_init__(self) -> None:
@@ -51,9 +52,9 @@ class PixelParams:
         if not 0.0 <= self.dither_strength <= 1.0:
             raise ValueError("dither_strength must be within 0..1")
         if self.background not in ("auto", "none"):
-            parse_hex_color(self.background)
+            parse_color(self.background)
         if self.outline not in ("auto", "none"):
-            parse_hex_color(self.outline)
+            parse_color(self.outline)
         if self.tolerance < 0:
             raise ValueError("tolerance must be >= 0")
         if int(self.upscale) != self.upscale or self.upscale < 1:
@@ -186,7 +187,7 @@ def pixelize(
         if p.outline == "auto":
             oc = int(np.argmin(pm.lab[:, 0]))
         else:
-            oc = int(pm.snap_lab(srgb_to_oklab(np.array(parse_hex_color(p.outline), np.uint8))))
+            oc = int(pm.snap_lab(srgb_to_oklab(np.array(parse_color(p.outline), np.uint8))))
         out_idx = alpha_ops.add_outline(out_idx, oc, wrap=p.tileable)
     return compose(out_idx, pal)
 
@@ -234,7 +235,7 @@ def _background_candidates(
     if p.background == "auto":
         bg = _border_color(src.rgb, src.transparent, src.idx)
     else:
-        bg = srgb_to_oklab(np.array(parse_hex_color(p.background), dtype=np.uint8))
+        bg = srgb_to_oklab(np.array(parse_color(p.background), dtype=np.uint8))
     if bg is None:
         return None, None
     cand = _near_mask(src.cells, bg, p.tolerance)

@@ -114,15 +114,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _open(args: argparse.Namespace, readonly: bool = False):
-    from pixelbuild.build.project import open_project
+    from pixelbuild.run.project import open_project
 
     return open_project(args.directory, readonly=readonly, manifest=args.manifest)
 
 
 def model_ref(project: Any, name: str, where: Any = None):
     """The manifest model `name`, resolved with its content digest."""
-    from pixelbuild.manifest.resolve import Resolver
-
     if name not in project.manifest.models:
         known = ", ".join(sorted(project.manifest.models)) or "none"
         raise ManifestError(
@@ -134,8 +132,7 @@ def model_ref(project: Any, name: str, where: Any = None):
         if gen is not None and gen.model is not None and gen.model.name == name:
             return gen.model
     # No entry uses it (yet): resolve it the way entries' models are resolved.
-    resolver = Resolver(project.manifest, project.dir, project.state, project.lock)
-    return resolver.model(name)
+    return project.model(name)
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ class Emitter:
             return None
         owner = self.lock.owner_of(rel)
         if owner is not None:
-            if self.lock.entries[owner]["outputs"][rel]["digest"] == on_disk:
+            if self.lock.entries[owner].outputs[rel].digest == on_disk:
                 return None
             return (
                 f"{path} was edited since pixelbuild wrote it; "

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from pixelbuild import __version__
-from pixelbuild.build.versions import STEP_VERSIONS
-from pixelbuild.engines import ENGINE_VERSIONS
+from pixelbuild.engines.registry import ENGINE_VERSIONS
+from pixelbuild.plan.steps import STEP_VERSIONS
 
 SNAPSHOT_NAME = "snapshot.json"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pixelbuild.build.plan import Step
 from pixelbuild.engines.base import ProgressFn
+from pixelbuild.plan.steps import Step, StepKind
 
 
 class Reporter:
     """Silent by default; subclasses print. Every method is optional to override."""
 
-    def start(self, totals: dict[str, int]) -> None:
+    def start(self, totals: dict[StepKind, int]) -> None:
         """Steps about to run, counted by kind."""
 
     def generation_progress(self, entries: list[str]) -> ProgressFn | None:

@@ -11,25 +11,21 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
-from pixelbuild import __version__
-from pixelbuild.build.plan import EntryPlan, Plan, Step
-from pixelbuild.build.project import Project
-from pixelbuild.build.report import Reporter
-from pixelbuild.build.result import BuildResult
-from pixelbuild.cache.lock import write_lock
-from pixelbuild.engines import (
-    COMPILED_ENGINES,
-    ENGINE_VERSIONS,
-    Engine,
-    GenerateRequest,
-    get_engine,
-)
+from pixelbuild import __version__, defaults
+from pixelbuild.cache.lock import LockedOutput, LockEntry, write_lock
+from pixelbuild.engines.base import Engine, GenerateRequest
+from pixelbuild.engines.registry import ENGINES, get_engine
 from pixelbuild.errors import PixelbuildError
+from pixelbuild.plan.plan import EntryPlan, Plan
+from pixelbuild.plan.steps import GENERATE, Step
+from pixelbuild.run.actions import Result
+from pixelbuild.run.project import Project
+from pixelbuild.run.report import Reporter
+from pixelbuild.run.result import BuildResult
+from pixelbuild.targets import ImageTarget
 
 # The seam metric is ~1 for a tile that wraps; above this, a seam shows when tiles repeat.
 SEAM_WARNING = 1.5
-# Raw images are cached quickly encoded; what a user sees is encoded small.
-FAST_BLOB_KINDS = {"source", "generate"}
 
 
 class _Missing(PixelbuildError):
@@ -53,14 +49,14 @@ class Builder:
         self.force = force
         self.engine_options = engine_options or {}
         self.engines: dict[str, Engine] = engines if engines is not None else {}
-        self._results: dict[str, Any] = {}
+        self._results: dict[str, Result] = {}
         self._uses: dict[str, int] = {}
         self._requests: dict[str, GenerateRequest] = {}
 
     # -- public --
 
     def build(self, plan: Plan) -> BuildResult:
-        from pixelbuild.build.emit import Emitter
+        from pixelbuild.run.emit import Emitter
 
         started = time.perf_counter()
         p = self.project
@@ -68,8 +64,13 @@ class Builder:
         emitter = Emitter(p.assets, p.cache / "tmp", p.state, p.lock, self.force)
         stale = [e for e in plan.entries if e.stale]
         result.up_to_date = [e.name for e in plan.fresh]
+        allow_download = any(o.get("allow_download") for o in self.engine_options.values())
         try:
             for entry in stale:
+                missing = p.missing_inputs(entry.name, allow_download=allow_download)
+                if missing:
+                    result.failed[entry.name] = "; ".join(str(issue) for issue in missing)
+                    continue
                 # Fail fast, before any generation, on outputs edited since we wrote them. Files
                 # we never wrote are checked at write time: identical bytes are adopted.
                 conflicts = [r for out in entry.edited if (r := emitter.conflict(out))]
@@ -128,7 +129,7 @@ class Builder:
 
         def ready(step: Step) -> None:
             bad = next((failed[s.key] for s in step.inputs if s.key in failed), None)
-            if bad is None and step.kind == "generate":
+            if bad is None and step.kind is GENERATE:
                 try:
                     engine = self._engine(step.params["engine"])
                     request = self._requests[step.key] = self._request(step)
@@ -152,8 +153,7 @@ class Builder:
                 for entry in finals.get(step.key, []):
                     emit(entry)
 
-        totals = Counter(s.kind for s in needed)
-        self.reporter.start(dict(totals))
+        self.reporter.start(dict(Counter(s.kind for s in needed)))
         for step in needed:
             if waiting[step.key] == 0:
                 ready(step)
@@ -219,30 +219,18 @@ class Builder:
         except (OSError, ValueError) as exc:
             failed[step.key] = f"{step.kind} failed: {exc}"
         else:
-            result.steps_run[step.kind] = result.steps_run.get(step.kind, 0) + 1
+            result.steps_run[step.kind.name] = result.steps_run.get(step.kind.name, 0) + 1
         self._release(step)
         self.reporter.step_done(step, step.key not in failed)
 
     def _run_one(self, step: Step) -> None:
-        from pixelbuild.build import steps
-
         inputs = [self._load(s) for s in step.inputs]
-        if step.kind == "source":
-            out = steps.run_source(step)
-        elif step.kind == "palette":
-            out = steps.run_palette(step, inputs)
-        elif step.kind == "pixelize":
-            out = steps.run_pixelize(step, inputs)
-        else:
-            out = steps.run_assemble(step, inputs)
-        self._store(step, out)
+        self._store(step, step.kind.run()(step, inputs))
 
     def _generate(
         self, engine: Engine, batch: list[Step], failed: dict[str, str], result: BuildResult
     ) -> None:
         """Run one batch through its engine and store each image as it comes back."""
-        from pixelbuild.build.steps import Result
-
         try:
             progress = self.reporter.generation_progress([s.entry for s in batch])
             requests = [self._requests.pop(s.key) for s in batch]
@@ -261,13 +249,14 @@ class Builder:
     def _engine(self, name: str) -> Engine:
         if name not in self.engines:
             options = dict(self.engine_options.get(name, {}))
-            if name in COMPILED_ENGINES:
+            if ENGINES[name].compiled:
                 options["cache_dir"] = self.project.cache
             self.engines[name] = get_engine(name, **options)
         return self.engines[name]
 
     def _request(self, step: Step) -> GenerateRequest:
-        target = step.payload["target"]
+        target = step.target
+        assert isinstance(target, ImageTarget) and target.generation is not None
         gen = target.generation
         p = step.params
         init = self._load(step.inputs[0]).images[0] if step.inputs else None
@@ -285,7 +274,7 @@ class Builder:
             loras=gen.loras,
             tileable=p["tileable"],
             init_image=init,
-            strength=p.get("strength", 0.5),
+            strength=p.get("strength", defaults.STRENGTH),
             frame=p["frame"],
             frames=p["frames"],
             fallback=gen.fallback,
@@ -293,21 +282,20 @@ class Builder:
 
     # -- results --
 
-    def _store(self, step: Step, out: Any) -> None:
+    def _store(self, step: Step, out: Result) -> None:
         from pixelbuild.images import encode_png
 
         store = self.project.store
-        fast = step.kind in FAST_BLOB_KINDS
+        fast = step.kind.raw_blobs
         record: dict[str, Any] = {"meta": out.meta}
         if out.images:
             record["blobs"] = [store.put(encode_png(img, fast=fast)) for img in out.images]
         if out.files:
             record["files"] = {path: store.put(data) for path, data in out.files.items()}
-        self.project.state.put_record(step.key, step.kind, record)
+        self.project.state.put_record(step.key, step.kind.name, record)
         self._results[step.key] = out
 
-    def _load(self, step: Step) -> Any:
-        from pixelbuild.build.steps import Result
+    def _load(self, step: Step) -> Result:
         from pixelbuild.images import decode_png
 
         if step.key in self._results:
@@ -342,31 +330,26 @@ class Builder:
         try:
             final = self._load(entry.final)
             files = final.files
-            outputs = {}
+            outputs: dict[str, LockedOutput] = {}
             for rel in entry.outputs:
                 digest, changed = emitter.write(rel, files[rel])
-                outputs[rel] = {"digest": digest, "size": len(files[rel])}
+                outputs[rel] = LockedOutput(digest, len(files[rel]))
                 result.files_written += changed
         except PixelbuildError as exc:
             result.failed[entry.name] = str(exc)
             return
         finally:
             self._results.pop(entry.final.key, None)
-        old = p.lock.entries.get(entry.name, {})
-        for rel, info in old.get("outputs", {}).items():
-            if rel not in outputs and not emitter.remove(rel, info["digest"]):
+        old = p.lock.entries.get(entry.name)
+        for rel, info in (old.outputs if old else {}).items():
+            if rel not in outputs and not emitter.remove(rel, info.digest):
                 self.reporter.warn(f"kept {p.assets / rel}: edited since it was written")
         t = entry.target
-        locked: dict[str, Any] = {
-            "kind": t.kind,
-            "key": entry.final.key,
-            "fields": entry.fields,
-            "outputs": outputs,
-        }
-        if t.kind != "atlas":
-            locked["seed"] = t.seed
-            locked["engine"] = t.generation.engine if t.generation else "image"
-            locked["provenance"] = self._provenance(locked["engine"], old.get("provenance"))
+        locked = LockEntry(t.kind, entry.final.key, entry.fields, outputs)
+        if isinstance(t, ImageTarget):
+            locked.seed = t.seed
+            locked.engine = t.generation.engine if t.generation else "image"
+            locked.provenance = self._provenance(locked.engine, old.provenance if old else None)
         p.lock.entries[entry.name] = locked
         result.rebuilt.append(entry.name)
         self.reporter.entry_done(entry.name, entry.reasons)
@@ -376,14 +359,14 @@ class Builder:
             self.reporter.warn(f"tileset {entry.name!r} has visible seams ({', '.join(visible)})")
 
     def _rust_module(self, result: BuildResult) -> None:
-        from pixelbuild.build.rustmodule import module_text, write_module
+        from pixelbuild.run.rustmodule import module_text, write_module
 
         p = self.project
         if not p.manifest.project.rust_module:
             return
         path = p.dir / p.manifest.project.rust_module
         try:
-            text = module_text(p.targets, p.manifest.project.meta_files)
+            text = module_text(p.targets)
             if write_module(path, text, p.cache / "tmp", force=self.force):
                 result.files_written += 1
         except (PixelbuildError, ValueError) as exc:
@@ -392,13 +375,13 @@ class Builder:
     def _provenance(self, engine: str, previous: dict[str, Any] | None) -> dict[str, Any]:
         if engine not in self.engines:  # nothing was generated here: keep what made the images
             return previous or {"pixelbuild": __version__}
-        info = {"pixelbuild": __version__, "engine": f"{engine} {ENGINE_VERSIONS.get(engine, '?')}"}
+        info = {"pixelbuild": __version__, "engine": f"{engine} {ENGINES[engine].version}"}
         provenance = getattr(self.engines[engine], "provenance", None)
         return info | (provenance() if callable(provenance) else {})
 
     def _remove(self, name: str, outputs: list[str], emitter: Any, result: BuildResult) -> None:
         entry = self.project.lock.entries[name]
-        kept = [rel for rel in outputs if not emitter.remove(rel, entry["outputs"][rel]["digest"])]
+        kept = [rel for rel in outputs if not emitter.remove(rel, entry.outputs[rel].digest)]
         if kept:
             result.kept.append(name)
             self.reporter.warn(

@@ -6,15 +6,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixelbuild.build.plan import Plan, Planner
-from pixelbuild.build.snapshot import default_cache
 from pixelbuild.cache.lock import LOCK_NAME, Lock, read_lock
 from pixelbuild.cache.state import State
 from pixelbuild.cache.store import BlobStore
-from pixelbuild.errors import ManifestError
+from pixelbuild.errors import Issue, ManifestError
 from pixelbuild.manifest.load import MANIFEST_NAME, load_manifest
-from pixelbuild.manifest.resolve import Resolver, Target
+from pixelbuild.manifest.resolve import AbsentInput, Resolver
+from pixelbuild.engines.base import ModelRef
 from pixelbuild.manifest.schema import Manifest
+from pixelbuild.manifest.source import Document
+from pixelbuild.plan.plan import Plan, Planner
+from pixelbuild.run.snapshot import default_cache
+from pixelbuild.targets import Target
 
 
 @dataclass
@@ -22,6 +25,7 @@ class Project:
     dir: Path
     manifest_path: Path
     manifest: Manifest
+    doc: Document
     assets: Path
     cache: Path
     state: State
@@ -31,22 +35,43 @@ class Project:
     targets: list[Target]
     files: dict[str, str]
     inputs: set[Path]
+    absent: dict[str, list[AbsentInput]]  # entry -> inputs absent here (digests from the lock)
 
     def plan(self, only: set[str] | None = None) -> Plan:
-        planner = Planner(
-            self.assets, self.state, self.lock, meta_files=self.manifest.project.meta_files
-        )
-        return planner.plan(self.targets, only)
+        return Planner(self.assets, self.state, self.lock).plan(self.targets, only)
+
+    def missing_inputs(self, name: str, *, allow_download: bool = False) -> list[Issue]:
+        """Why entry `name` cannot be built here: inputs only the lock knows (none: it can)."""
+        return [
+            a.issue
+            for a in self.absent.get(name, [])
+            if not (a.downloadable and allow_download)
+        ]
+
+    def require_inputs(self, entries: list[str], *, allow_download: bool = False) -> None:
+        """A located ManifestError when an entry that must be built lacks an input here."""
+        found = {
+            id(issue): issue
+            for name in entries
+            for issue in self.missing_inputs(name, allow_download=allow_download)
+        }
+        issues = sorted(found.values(), key=_position)
+        if issues:
+            raise ManifestError(issues, where="inputs of the entries to build")
 
     def remember_clean_state(self) -> None:
         """After a complete, successful build: let the next no-op skip loading the manifest."""
-        from pixelbuild.build import snapshot
+        from pixelbuild.run import snapshot
 
         if self.cache != default_cache(self.dir) or self.state.readonly:
             return
-        outputs = [self.assets / rel for e in self.lock.entries.values() for rel in e["outputs"]]
+        outputs = [self.assets / rel for e in self.lock.entries.values() for rel in e.outputs]
         paths = [self.manifest_path, self.lock_path, *self.inputs, *outputs]
         snapshot.record(self.cache, self.manifest_path, paths, list(self.lock.entries))
+
+    def model(self, name: str) -> ModelRef:
+        """The manifest's model `name`, resolved as entries' models are (used or not)."""
+        return Resolver(self.manifest, self.doc, self.state, self.lock).model(name)
 
     def close(self) -> None:
         self.state.close()
@@ -61,22 +86,23 @@ def open_project(
     """
     directory = directory.resolve()
     manifest_path = (manifest or directory / MANIFEST_NAME).resolve()
-    parsed, _ = load_manifest(manifest_path)
+    parsed, doc = load_manifest(manifest_path)
     cache = default_cache(directory)
     if parsed.project.cache and "PIXELBUILD_CACHE" not in os.environ:
         cache = directory / parsed.project.cache
     state = State(cache / "state.db", readonly=readonly)
     lock_path = manifest_path.parent / LOCK_NAME
     lock = read_lock(lock_path)
-    resolver = Resolver(parsed, manifest_path.parent, state, lock)
+    resolver = Resolver(parsed, doc, state, lock)
     targets = resolver.targets()
     if resolver.issues:
         state.close()
-        raise ManifestError(resolver.issues, where="files the manifest uses")
+        raise ManifestError(sorted(resolver.issues, key=_position))
     return Project(
         dir=manifest_path.parent,
         manifest_path=manifest_path,
         manifest=parsed,
+        doc=doc,
         assets=(manifest_path.parent / parsed.project.assets).resolve(),
         cache=cache,
         state=state,
@@ -86,4 +112,9 @@ def open_project(
         targets=targets,
         files=resolver.files,
         inputs=resolver.read,
+        absent=resolver.absent,
     )
+
+
+def _position(issue: Issue) -> tuple[int, int]:
+    return (issue.location.line, issue.location.column) if issue.location else (0, 0)

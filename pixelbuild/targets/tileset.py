@@ -1,0 +1,35 @@
+"""Tilesets: N seamless tile variants of one size on a grid sheet; each tile wraps at its edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pixelbuild.targets.sheet import SheetTarget
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pixelbuild.manifest.resolve import Resolver
+    from pixelbuild.manifest.schema import Tileset
+
+
+@dataclass(frozen=True)
+class TilesetTarget(SheetTarget):
+    kind = "tileset"
+    tileable = True
+
+    @classmethod
+    def resolve(cls, name: str, entry: Tileset, r: Resolver) -> TilesetTarget:
+        return cls(**r.image_fields(name, entry), columns=entry.columns, padding=entry.padding)
+
+    def layout(self) -> dict[str, Any]:
+        return {"columns": self.columns, "padding": self.padding}
+
+    def _frame_params(self, i: int) -> dict[str, Any]:
+        return {"seed": self.seed + i, "tileable": True, "frame": 0, "frames": 1}
+
+    def _seams(self, frames: list[np.ndarray]) -> tuple[float, ...]:
+        from pixelbuild.assemble import seam_metric
+
+        return tuple(round(float(seam_metric(f)), 3) for f in frames)
