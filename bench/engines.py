@@ -36,7 +36,7 @@ import sdxl as sdxl_bench  # noqa: E402  (bench/sdxl.py: requests, timing, matmu
 
 from pixelbuild.engines.base import ModelRef  # noqa: E402
 from pixelbuild.engines.compiled.profile import LoadedProfile, Profile  # noqa: E402
-from pixelbuild.engines.sdxl import DiffusersEngine, _Loaded  # noqa: E402
+from pixelbuild.engines.sdxl import DiffusersEngine  # noqa: E402
 
 
 def tensorrt_available() -> bool:
@@ -45,12 +45,6 @@ def tensorrt_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-def share(engine: DiffusersEngine, model: ModelRef, pipe: Any, dtype: str) -> None:
-    """Give `engine` the already-loaded pipeline (every mode runs the same weights)."""
-    req = sdxl_bench.requests_for(model, 64, 1, 1, 1.0, "euler")[0]
-    engine._loaded = _Loaded(engine.batch_key(req)[0], pipe, dtype, pipe.scheduler.config)
 
 
 def build_engines(compiler, model, pipe, cases, target, dtype, cache, cfg) -> dict[str, Any]:
@@ -113,7 +107,7 @@ def main() -> None:
 
     from pixelbuild.engines.compiled.build import device_target
     from pixelbuild.engines.compiled.engine import InductorEngine, TensorRTEngine
-    from pixelbuild.engines.sdxl_models import load_pipeline, resolve_device, torch_dtype
+    from pixelbuild.engines.sdxl import load_pipeline, resolve_device, torch_dtype
 
     device = resolve_device(args.device)
     big = args.random_weights
@@ -168,14 +162,14 @@ def main() -> None:
             engine = cls(cache_dir=cache, device=device, max_batch=max_batch)
         else:
             engine = DiffusersEngine(device=device, max_batch=max_batch)
-        share(engine, model, pipe, dtype)
+        engine.adopt(pipe, model, dtype)  # every mode runs the same weights
         if mode == "compile":
             pipe.unet.compile()  # last mode: it changes the shared UNet for good
         for size, batch in cases:
             row = run_mode(engine, model, mode, size, batch, args, reference)
             print(row, flush=True)
             rows.append(row)
-        engine._loaded = None  # the shared pipeline is not the engine's to free
+        engine.close()  # drops the engine's reference; the shared pipeline lives on
 
     info = dict(common.machine(), device=device, target=target, dtype=dtype)
     info["torch"] = torch.__version__

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from pixelbuild.engines.base import GenerateRequest, ModelRef  # noqa: E402
-from pixelbuild.engines.sdxl import DiffusersEngine, _Loaded  # noqa: E402
+from pixelbuild.engines.sdxl import DiffusersEngine  # noqa: E402
 
 SDXL_IMAGE_TFLOP = 416.0  # 1024x1024, 30 steps, CFG (DESIGN.md, FlopCounterMode on the real config)
 PROMPT = "a knight in silver armour holding a sword, pixel art, full body, plain background"
@@ -101,15 +101,17 @@ def time_call(engine: DiffusersEngine, reqs: list[GenerateRequest]) -> tuple[flo
 
     stamps: list[float] = []
 
+    cuda = engine.device.startswith("cuda")
+
     def progress(i: int, step: int, total: int) -> None:
         if i == 0:
-            if engine._device and engine._device.startswith("cuda"):
+            if cuda:
                 torch.cuda.synchronize()
             stamps.append(time.perf_counter())
 
     start = time.perf_counter()
     engine.generate(reqs, progress)
-    if engine._device and engine._device.startswith("cuda"):
+    if cuda:
         torch.cuda.synchronize()
     total = time.perf_counter() - start
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
@@ -154,7 +156,7 @@ def main() -> None:
     import torch
 
     engine = DiffusersEngine(device=args.device, dtype=args.dtype, max_batch=max(args.batches))
-    device = engine._device_name()
+    device = engine.device
     big = args.random_weights or args.model
     if args.steps is None:
         args.steps = 30 if big else 8
@@ -178,7 +180,7 @@ def main() -> None:
     else:
         from sdxl_tiny import build_pipeline
 
-        from pixelbuild.engines.sdxl_models import resolve_dtype, torch_dtype
+        from pixelbuild.engines.sdxl import resolve_dtype, torch_dtype
 
         model = ModelRef("sdxl-random", "folder", "<random weights>", "random")
         dtype = resolve_dtype(device, args.dtype, None)
@@ -186,8 +188,7 @@ def main() -> None:
         pipe = build_pipeline("sdxl").to(device, torch_dtype(dtype))
         pipe.set_progress_bar_config(disable=True)
         print(f"built SDXL-base with random weights in {time.perf_counter() - t0:.1f} s")
-        engine._loaded = _Loaded(engine.batch_key(requests_for(model, 64, 1, 1, 1, "euler")[0])[0],
-                                 pipe, dtype, pipe.scheduler.config)  # fmt: skip
+        engine.adopt(pipe, model, dtype)
 
     info = engine.provenance()
     info["cpu_threads"] = torch.get_num_threads()
@@ -204,7 +205,8 @@ def main() -> None:
     modes = ["eager"] if args.no_compile else ["eager", "compile"]
     for mode in modes:
         if mode == "compile":
-            engine._loaded.pipe.unet.compile()
+            assert engine.loaded is not None  # loaded (or adopted) above
+            engine.loaded.pipe.unet.compile()
         for size, batch in zip(sizes, args.batches, strict=True):
             row = run_case(engine, model, mode, size, batch, args)
             rows.append(row)

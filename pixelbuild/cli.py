@@ -8,10 +8,13 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pixelbuild import __version__
 from pixelbuild.errors import ManifestError, PixelbuildError, UsageError
+
+if TYPE_CHECKING:
+    from pixelbuild.run.result import BuildResult, Failure
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -256,8 +259,8 @@ def _build(args: argparse.Namespace) -> int:
                 project.remember_clean_state()
             return _report_up_to_date([e.name for e in plan.fresh], args)
         project.require_inputs([e.name for e in stale], allow_download=args.allow_download)
-        from pixelbuild.run.builder import Builder
         from pixelbuild.console import make_reporter
+        from pixelbuild.run.builder import Builder
 
         reporter = make_reporter(quiet=args.quiet or args.json)
         builder = Builder(project, reporter, force=args.force, engine_options=_engine_kwargs(args))
@@ -291,23 +294,34 @@ def _report_up_to_date(names: list[str], args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_build(result: Any, args: argparse.Namespace) -> int:
+def _report_build(result: BuildResult, args: argparse.Namespace) -> int:
     if args.json:
-        body = result.to_json()
-        _print_json(body)
-    elif not args.quiet:
-        for name, error in result.failed.items():
-            print(f"error: {name}: {error}", file=sys.stderr)
+        _print_json(result.to_json())
+        return EXIT_FAILED if result.failed else EXIT_OK
+    _print_failures(result.failed)
+    if not args.quiet:
         print(
             f"built {len(result.rebuilt)}, up to date {len(result.up_to_date)}, "
             f"failed {len(result.failed)}, removed {len(result.removed)} "
             f"in {result.seconds:.2f}s",
             file=sys.stderr,
         )
-    else:
-        for name, error in result.failed.items():
-            print(f"error: {name}: {error}", file=sys.stderr)
     return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def _print_failures(failed: dict[str, Failure]) -> None:
+    """One line per distinct failure, naming every entry it stopped (a batch fails together)."""
+    by_failure: dict[Failure, list[str]] = {}
+    for name, failure in sorted(failed.items()):
+        by_failure.setdefault(failure, []).append(name)
+    for failure, names in by_failure.items():
+        print(f"error: {', '.join(names)}: {failure}", file=sys.stderr)
+    if any(f.internal for f in by_failure):
+        print(
+            "the internal errors above are bugs in pixelbuild, not in your project: please "
+            "report them (with the manifest entry); the other entries were built.",
+            file=sys.stderr,
+        )
 
 
 def _report_locked(plan: Any, as_json: bool) -> int:
@@ -363,8 +377,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from pixelbuild.run.emit import Emitter
     from pixelbuild.cache.lock import write_lock
+    from pixelbuild.run.emit import Emitter
 
     project = _open(args)
     try:

@@ -14,14 +14,19 @@ RGB = tuple[int, int, int]
 # What the manifest accepts (the JSON schema shows it to editors).
 COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
 _ANY_COLOR = re.compile(r"#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_LONG_COLOR = re.compile(r"#?[0-9a-fA-F]{6}")
 EXPECTED = "expected a colour as '#rgb' or '#rrggbb'"
 
 
-def parse_color(text: str) -> RGB:
-    """'#rgb', '#rrggbb', 'rgb' or 'rrggbb' (any case, surrounding blanks ignored) -> (r, g, b)."""
+def parse_color(text: str, *, short: bool = True) -> RGB:
+    """'#rgb', '#rrggbb', 'rgb' or 'rrggbb' (any case, surrounding blanks ignored) -> (r, g, b).
+
+    `short=False` takes six digits only, as palette files (Lospec .hex) write them.
+    """
     s = text.strip()
-    if not _ANY_COLOR.fullmatch(s):
-        raise ValueError(f"not a colour: {text!r}; {EXPECTED}")
+    if not (_ANY_COLOR if short else _LONG_COLOR).fullmatch(s):
+        expected = EXPECTED if short else "expected six hex digits, 'rrggbb'"
+        raise ValueError(f"not a colour: {text!r}; {expected}")
     h = s.removeprefix("#")
     if len(h) == 3:
         h = "".join(c * 2 for c in h)

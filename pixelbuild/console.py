@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 from pixelbuild.engines.base import ProgressFn
 from pixelbuild.plan.steps import GENERATE, Step, StepKind
 from pixelbuild.run.report import Reporter
+from pixelbuild.run.result import Failure
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -25,8 +26,8 @@ class PlainReporter(Reporter):
         if parts:
             print("running: " + ", ".join(parts), file=self.stream, flush=True)
 
-    def step_done(self, step: Step, ok: bool) -> None:
-        if not ok:
+    def step_done(self, step: Step, failure: Failure | None, *, skipped: bool = False) -> None:
+        if failure is not None and not skipped:
             print(f"failed: {step.kind.name} of {step.entry}", file=self.stream, flush=True)
 
     def entry_done(self, name: str, reasons: list[str]) -> None:
@@ -87,13 +88,13 @@ class RichReporter(Reporter):
 
         return update
 
-    def step_done(self, step: Step, ok: bool) -> None:
+    def step_done(self, step: Step, failure: Failure | None, *, skipped: bool = False) -> None:
         task = self.tasks.get(step.kind)
         if task is not None:
             self.progress.advance(task)
-        if step.kind is GENERATE:
+        if step.kind is GENERATE and failure is None:
             self.images += 1
-        if not ok:
+        if failure is not None and not skipped:
             self.console.print(f"[red]failed[/]: {step.kind.name} of {step.entry}")
 
     def finish_steps(self) -> None:

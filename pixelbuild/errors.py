@@ -56,7 +56,21 @@ class ManifestError(PixelbuildError):
 
 
 class EngineError(PixelbuildError):
-    """An engine could not produce an image: no GPU, missing model, out of memory, ..."""
+    """An engine could not produce an image: no GPU, missing model, out of memory, ...
+
+    `entries` names the entries of the failed request(s) when the message is about them; the
+    build reports the message once per failed batch, under those entries' names.
+    """
+
+    def __init__(self, message: str, entries: str | None = None):
+        self.message = message
+        self.entries = entries
+        super().__init__(f"{entries}: {message}" if entries else message)
+
+    @classmethod
+    def about(cls, entries: str, message: str) -> EngineError:
+        """An error about the requests of `entries` (as `describe_entries` names them)."""
+        return cls(message, entries)
 
 
 class OwnershipError(PixelbuildError):
@@ -67,7 +81,3 @@ class UsageError(PixelbuildError):
     """The command line asks for something that is not there (an unknown entry, no project)."""
 
     exit_code = 2
-
-
-class InternalError(Exception):
-    """A bug in pixelbuild, not the user's doing: reported with a request to file it."""

@@ -127,7 +127,7 @@ class Watcher:
         )
         built = builder.build(plan)
         result.rebuilt += [n for n in built.rebuilt if n not in result.rebuilt]
-        result.failed |= built.failed
+        result.failed |= {name: str(failure) for name, failure in built.failed.items()}
         if not built.failed:
             project.remember_clean_state()
 

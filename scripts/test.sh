@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Install everything the tests need, then run lint and the whole test suite.
+# Install everything the tests need, then lint, type-check and run the whole test suite.
 #
-# - Python deps: the package with its [test,sdxl,bench] extras. ci/constraints.txt pins torch to the
-#   CPU build (an unpinned torch would pull several GB of CUDA packages).
-# - A real RON parser: tests/ron_check, built offline on Debian's `ron` crate (apt, as root).
+# Needs: Python 3.11+, and for the Rust checkers cargo plus apt-get as root (Debian/Ubuntu).
+# - Python deps: the package with its [test,sdxl,bench] extras. ci/constraints.txt pins torch to
+#   the CPU build (an unpinned torch would pull several GB of CUDA packages).
+# - A real RON parser (tests/ron_check, Debian's `ron` crate) and a replay of Bevy's file watcher
+#   (tests/notify_check, Debian's `notify` crate), both built offline by cargo.
+# Arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"` for the quick core tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "installing pixelbuild[test,sdxl,bench] (CPU torch)"
 python3 -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt -e ".[test,sdxl,bench]"
+step "building the RON and file-watcher checkers (apt + offline cargo)"
 bash scripts/build-ron-check.sh >/dev/null
+bash scripts/build-notify-check.sh >/dev/null
+step "ruff"
 python3 -m ruff check .
-PIXELBUILD_REQUIRE_RON_CHECK=1 python3 -m pytest -q "$@"
+step "mypy"
+python3 -m mypy
+step "pytest"
+PIXELBUILD_REQUIRE_RON_CHECK=1 PIXELBUILD_REQUIRE_NOTIFY_CHECK=1 python3 -m pytest "$@"

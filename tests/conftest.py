@@ -173,3 +173,31 @@ def tree(root: Path, *, cache: bool = True) -> dict[str, tuple[int, int, int]]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl(tmp_path_factory):
+    """A tiny random-weight SDXL (folder, single file, LoRAs), built once per test session."""
+    pytest.importorskip("torch", reason="needs torch (the [sdxl] extra)")
+    pytest.importorskip("diffusers", reason="needs diffusers (the [sdxl] extra)")
+    pytest.importorskip("peft", reason="needs peft (the [sdxl] extra)")
+    from sdxl_tiny import build_tiny_assets
+
+    return build_tiny_assets(tmp_path_factory.mktemp("tiny-sdxl-session"))
+
+
+def fake_hub(root: Path, repo: str, folder: Path | None = None, commit: str = "0" * 40) -> Path:
+    """A Hugging Face hub cache (HF_HUB_CACHE layout) holding `repo` at `commit`: a copy of a
+    diffusers `folder`, or a stub model_index.json. Returns `root`."""
+    import shutil
+
+    base = root / f"models--{repo.replace('/', '--')}"
+    snapshot = base / "snapshots" / commit
+    if folder is not None:
+        shutil.copytree(folder, snapshot)
+    else:
+        snapshot.mkdir(parents=True)
+        (snapshot / "model_index.json").write_text("{}")
+    (base / "refs").mkdir(parents=True, exist_ok=True)
+    (base / "refs" / "main").write_text(commit)
+    return root

@@ -18,6 +18,7 @@ from pixelbuild.assemble import (
     aseprite_json,
     rust_module,
 )
+from pixelbuild.assemble.aseprite import SheetAnimation
 
 RECT = {"x": int, "y": int, "w": int, "h": int}
 SIZE = {"w": int, "h": int}
@@ -58,8 +59,13 @@ def conforms(value, schema, where="$") -> None:
 
 
 def check_aseprite(document: dict, form: str) -> list[tuple[str, dict]]:
-    """Schema-check a parsed document; return `(name, frame)` pairs in order."""
-    assert set(document) == {"frames", "meta"}
+    """Schema-check a parsed document; return `(name, frame)` pairs in order.
+
+    `animations` (TexturePacker's map, for pixi) is there exactly when there are frameTags, and
+    lists each tag's frame names, in tag order."""
+    tags = document["meta"]["frameTags"]
+    keys = ["frames", "animations", "meta"] if tags else ["frames", "meta"]
+    assert list(document) == keys
     conforms(document["meta"], META, "$.meta")
     meta = document["meta"]
     assert meta["format"] == "RGBA8888" and meta["scale"] == "1"
@@ -81,6 +87,11 @@ def check_aseprite(document: dict, form: str) -> list[tuple[str, dict]]:
     for tag in meta["frameTags"]:
         assert tag["direction"] in ("forward", "reverse", "pingpong", "pingpong_reverse")
         assert 0 <= tag["from"] <= tag["to"] < len(pairs)
+    if tags:
+        assert list(document["animations"]) == [t["name"] for t in tags]
+        for t in tags:
+            in_range = [n for n, _ in pairs[t["from"] : t["to"] + 1]]
+            assert document["animations"][t["name"]] == in_range, t["name"]
     return pairs
 
 
@@ -108,6 +119,87 @@ def test_aseprite_json_matches_schema(form) -> None:
         {"name": "idle", "from": 4, "to": 4, "direction": "forward"},
     ]
     assert aseprite_json("sheet.png", (64, 44), FRAMES, TAGS, form=form) == text
+
+
+def test_grid_sheet_tags_also_fill_the_animations_map() -> None:
+    document = json.loads(aseprite_json("sheet.png", (64, 44), FRAMES, TAGS))
+    assert document["animations"] == {"walk": [f"walk {i}" for i in range(4)], "idle": ["idle"]}
+
+
+# An atlas: two sprites around an animation's frames, named "walk/0".. as the plan names them.
+ATLAS = [
+    Frame("hero", 0, 0, 16, 16),
+    Frame("walk/0", 16, 0, 8, 12),
+    Frame("walk/1", 24, 0, 8, 12),
+    Frame("walk/2", 16, 12, 8, 12),
+    Frame("coin", 24, 12, 6, 6),
+]
+WALK = SheetAnimation("walk", ["walk/0", "walk/1", "walk/2"], "pingpong", [90, 110, 130])
+
+
+@pytest.mark.parametrize("form", ["hash", "array"])
+def test_atlas_animations_become_frame_tags_and_map(form) -> None:
+    text = aseprite_json("items.png", (32, 32), ATLAS, form=form, animations=[WALK])
+    document = json.loads(text)
+    pairs = check_aseprite(document, form)
+    assert [n for n, _ in pairs] == [f.name for f in ATLAS]
+    assert document["meta"]["frameTags"] == [
+        {"name": "walk", "from": 1, "to": 3, "direction": "pingpong"}
+    ]
+    assert document["animations"] == {"walk": ["walk/0", "walk/1", "walk/2"]}
+    assert [f["duration"] for _, f in pairs] == [100, 90, 110, 130, 100]
+    again = aseprite_json("items.png", (32, 32), ATLAS, form=form, animations=[WALK])
+    assert again == text
+
+
+def test_atlas_without_animations_keeps_aseprites_shape() -> None:
+    document = json.loads(aseprite_json("items.png", (32, 32), ATLAS, animations=()))
+    assert list(document) == ["frames", "meta"] and document["meta"]["frameTags"] == []
+
+
+def test_tags_and_animations_together_keep_their_order() -> None:
+    tags = [Tag("hero", 0, 0)]
+    document = json.loads(aseprite_json("i.png", (32, 32), ATLAS, tags, animations=[WALK]))
+    check_aseprite(document, "hash")
+    assert list(document["animations"]) == ["hero", "walk"]
+    assert [t["name"] for t in document["meta"]["frameTags"]] == ["hero", "walk"]
+
+
+def test_animation_without_durations_keeps_the_frames() -> None:
+    frames = [Frame("a/0", 0, 0, 8, 8, 40), Frame("a/1", 8, 0, 8, 8, 60)]
+    document = json.loads(
+        aseprite_json("a.png", (16, 8), frames, animations=[SheetAnimation("a", ["a/0", "a/1"])])
+    )
+    assert [f["duration"] for f in document["frames"].values()] == [40, 60]
+    assert document["meta"]["frameTags"][0]["direction"] == "forward"
+
+
+@pytest.mark.parametrize(
+    ("animations", "tags", "form", "match"),
+    [
+        ([SheetAnimation("w", ["walk/0", "nope"])], (), "hash", "not in the sheet"),
+        ([SheetAnimation("w", ["walk/0", "walk/2"])], (), "hash", "consecutive"),
+        ([SheetAnimation("w", ["walk/1", "walk/0"])], (), "hash", "consecutive"),
+        ([SheetAnimation("w", [])], (), "hash", "no frames"),
+        ([SheetAnimation("w", ["walk/0"], "loop")], (), "hash", "direction"),
+        ([SheetAnimation("w", ["walk/0"], durations_ms=[1, 2])], (), "hash", "durations for"),
+        ([SheetAnimation("w", ["walk/0"], durations_ms=[0])], (), "hash", "duration 0"),
+        ([WALK, SheetAnimation("x", ["walk/0"], durations_ms=[5])], (), "hash", "different"),
+        ([WALK], [Tag("walk", 0, 0)], "hash", "used twice"),
+        ([WALK, WALK], (), "array", "used twice"),
+    ],
+)
+def test_atlas_animations_refuse_bad_input(animations, tags, form, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        aseprite_json("i.png", (32, 32), ATLAS, tags, form=form, animations=animations)
+
+
+def test_array_form_animation_over_a_repeated_name_is_refused() -> None:
+    frames = [Frame("a", 0, 0, 8, 8), Frame("a", 8, 0, 8, 8)]
+    with pytest.raises(ValueError, match="repeated"):
+        aseprite_json(
+            "s.png", (16, 8), frames, form="array", animations=[SheetAnimation("t", ["a"])]
+        )
 
 
 def test_schema_check_can_fail() -> None:

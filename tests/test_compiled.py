@@ -71,7 +71,7 @@ def compiled(tmp_path_factory) -> Compiled:
     result = run(["engines", "build", "-C", str(game), "--json"])
     seconds = time.perf_counter() - start
     assert result.code == 0, result.err
-    from pixelbuild.build.project import open_project
+    from pixelbuild.run.project import open_project
 
     project = open_project(game)
     model = project.targets[0].generation.model
@@ -196,7 +196,7 @@ def test_compiled_images_match_eager(compiled, eager, inductor):
     (got,) = inductor.generate([req])
     assert len(inductor.used) == 1 and inductor.eager_calls == 0  # the compiled UNet ran
     assert close(got, want), np.abs(got.astype(int) - want.astype(int)).max()
-    assert "forward" not in vars(inductor._loaded.pipe.unet)  # the eager forward is back
+    assert "forward" not in vars(inductor.loaded.pipe.unet)  # the eager forward is back
     # Same request again: same bytes (the module is loaded once and reused).
     (again,) = inductor.generate([req])
     assert np.array_equal(again, got) and len(inductor._modules) == 1
@@ -300,7 +300,7 @@ def test_missing_tensorrt_names_the_build_command_or_falls_back(compiled, eager,
         with pytest.raises(EngineError) as err:
             engine.generate([request(compiled.model)])
         message = str(err.value)
-        assert "torch-tensorrt and TensorRT" in message and "pixelbuild[tensorrt]" in message
+        assert "torch-tensorrt and TensorRT" in message and ".[sdxl,tensorrt]" in message
         assert "then run `pixelbuild engines build gb10-tiny`" in message
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -319,14 +319,14 @@ def test_pixelbuild_build_runs_the_compiled_engine(compiled, tmp_path, monkeypat
     game = tmp_path / "game"
     shutil.copytree(compiled.dir, game, ignore=shutil.ignore_patterns("state.db*"))
     calls: list[str] = []
-    original = InductorEngine._run
+    original = InductorEngine.run_batch
 
     def spy(self, *args, **kw):
         images = original(self, *args, **kw)
         calls.extend(self.used)
         return images
 
-    monkeypatch.setattr(InductorEngine, "_run", spy)
+    monkeypatch.setattr(InductorEngine, "run_batch", spy)
     out = run(["build", "-C", str(game)])
     assert out.code == 0, out.err
     assert calls, "the build did not run the compiled UNet"

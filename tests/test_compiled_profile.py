@@ -159,7 +159,8 @@ def test_missing_tensorrt_is_a_clear_error(monkeypatch):
         tensorrt_versions()
     message = str(info.value)
     assert "torch-tensorrt and TensorRT" in message
-    assert "pip install 'pixelbuild[tensorrt]'" in message and "docs/gb10.md" in message
+    assert "pip install -e" in message and "[sdxl,tensorrt]" in message
+    assert "docs/gb10.md" in message
 
 
 def test_engines_help_teaches_and_imports_no_torch():
@@ -179,6 +180,19 @@ def test_engines_help_teaches_and_imports_no_torch():
     assert proc.returncode == 0, proc.stderr
     assert "PROFILE" in proc.stdout and "compiler: tensorrt" in proc.stdout
     assert "engines list" in proc.stdout
+
+
+def test_every_table_of_compilers_names_the_same_ones():
+    """The compiler names live in the profile's `Compiler` type; everything keyed by a compiler
+    (artifact files, compile functions, compiled engines and their classes) covers exactly them."""
+    from pixelbuild.engines.compiled import build
+    from pixelbuild.engines.compiled.engine import InductorEngine, TensorRTEngine
+    from pixelbuild.engines.compiled.profile import COMPILERS
+    from pixelbuild.engines.registry import COMPILED_ENGINES, ENGINES
+
+    assert set(store.ARTIFACTS) == set(build.COMPILERS) == set(COMPILERS) == COMPILED_ENGINES
+    for cls in (InductorEngine, TensorRTEngine):
+        assert cls.compiler == cls.name and cls.version == ENGINES[cls.name].version
 
 
 @pytest.mark.skipif(

@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import fake_hub as _fake_hub
 from conftest import pb
 
 REPO = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -22,19 +23,7 @@ COMMIT = "462165984030d82259a11f4367a4eed129e94a7b"
 
 
 def fake_hub(root: Path, repo: str, folder: Path | None = None) -> Path:
-    """A Hugging Face hub cache holding `repo` at COMMIT (a copy of `folder`, or a stub)."""
-    import shutil
-
-    base = root / f"models--{repo.replace('/', '--')}"
-    snapshot = base / "snapshots" / COMMIT
-    if folder is not None:
-        shutil.copytree(folder, snapshot)
-    else:
-        snapshot.mkdir(parents=True)
-        (snapshot / "model_index.json").write_text("{}")
-    (base / "refs").mkdir(parents=True, exist_ok=True)
-    (base / "refs" / "main").write_text(COMMIT)
-    return root
+    return _fake_hub(root, repo, folder, COMMIT)
 
 
 HUB_MANIFEST = f"""\

@@ -21,8 +21,7 @@ pytest.importorskip("peft", reason="needs peft (the [sdxl] extra)")
 pytest.importorskip("safetensors", reason="needs safetensors (the [sdxl] extra)")
 
 from pixelbuild.engines.base import GenerateRequest, LoraRef, ModelRef  # noqa: E402
-from pixelbuild.engines.sdxl import DiffusersEngine  # noqa: E402
-from pixelbuild.engines.sdxl_sampling import SCHEDULERS, circular_padding  # noqa: E402
+from pixelbuild.engines.sdxl import SCHEDULERS, DiffusersEngine, circular_padding  # noqa: E402
 from pixelbuild.errors import EngineError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -75,6 +74,15 @@ def make(model: ModelRef, seed: int = 1, **kw) -> GenerateRequest:
     return GenerateRequest(**base)
 
 
+def use_hub_cache(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+    """Point the Hugging Face cache at `folder`: for pixelbuild (which reads the environment when
+    it looks) and for huggingface_hub (which read it when it was imported)."""
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setenv("HF_HUB_CACHE", folder)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", folder)
+
+
 def diff(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
 
@@ -108,9 +116,7 @@ def test_pickle_checkpoint_is_refused_unless_allowed(engine, tiny, file_model):
 
 
 def test_missing_models_say_what_was_looked_for_and_how_to_fix(engine, tmp_path, monkeypatch):
-    import huggingface_hub.constants as hub_constants
-
-    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    use_hub_cache(monkeypatch, str(tmp_path / "empty-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cases = [
         (ModelRef("m", "folder", str(tmp_path / "nope"), "d"), [str(tmp_path / "nope")]),
@@ -127,9 +133,7 @@ def test_missing_models_say_what_was_looked_for_and_how_to_fix(engine, tmp_path,
 
 
 def test_single_file_without_config_needs_cached_configs(engine, tiny, tmp_path, monkeypatch):
-    import huggingface_hub.constants as hub_constants
-
-    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    use_hub_cache(monkeypatch, str(tmp_path / "empty-cache"))
     model = ModelRef("bare", "file", str(tiny.single_file), "d")
     with pytest.raises(EngineError) as err:
         engine.generate([make(model)])
@@ -139,14 +143,12 @@ def test_single_file_without_config_needs_cached_configs(engine, tiny, tmp_path,
 def test_hub_model_loads_from_the_local_cache_only(
     engine, tiny, folder_model, tmp_path, monkeypatch
 ):
-    import huggingface_hub.constants as hub_constants
-
     cache = tmp_path / "hub"
     repo = cache / "models--pixel--tiny-sdxl"
     shutil.copytree(tiny.folder, repo / "snapshots" / "0123abcd")
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
-    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+    use_hub_cache(monkeypatch, str(cache))
     (a,) = engine.generate([make(ModelRef("hubbed", "hub", "pixel/tiny-sdxl", "h"))])
     (b,) = engine.generate([make(folder_model)])
     assert np.array_equal(a, b)
@@ -217,7 +219,7 @@ def test_mixed_requests_come_back_in_request_order(engine, folder_model):
 
 def test_out_of_memory_halves_the_batch_then_reports(folder_model, monkeypatch):
     e = DiffusersEngine(device="cpu", max_batch=4)
-    real = e._run
+    real = e.run_batch
     sizes: list[int] = []
 
     def flaky(loaded, reqs, idx, progress):
@@ -226,14 +228,14 @@ def test_out_of_memory_halves_the_batch_then_reports(folder_model, monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(loaded, reqs, idx, progress)
 
-    monkeypatch.setattr(e, "_run", flaky)
+    monkeypatch.setattr(e, "run_batch", flaky)
     out = e.generate([make(folder_model, seed=s) for s in range(3)])
     assert len(out) == 3 and sizes[:3] == [3, 2, 1]
 
     def always(loaded, reqs, idx, progress):
         raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(e, "_run", always)
+    monkeypatch.setattr(e, "run_batch", always)
     with pytest.raises(EngineError) as err:
         e.generate([make(folder_model, entry="big-boss")])
     assert "big-boss" in str(err.value) and "smaller canvas" in str(err.value)
@@ -304,7 +306,7 @@ def test_tiles_wrap_and_padding_is_restored(engine, folder_model):
     (tiled,) = engine.generate([make(folder_model, tileable=True)])
     (plain,) = engine.generate([make(folder_model)])
     assert diff(tiled, plain) > 5
-    pipe = engine._loaded.pipe
+    pipe = engine.loaded.pipe
     convs = [
         m for m in [*pipe.unet.modules(), *pipe.vae.modules()] if isinstance(m, torch.nn.Conv2d)
     ]
@@ -334,7 +336,7 @@ def test_tiles_wrap_and_padding_is_restored(engine, folder_model):
 
 def test_padding_is_restored_after_a_failure(engine, folder_model, monkeypatch):
     engine.generate([make(folder_model)])
-    pipe = engine._loaded.pipe
+    pipe = engine.loaded.pipe
 
     def broken(*args, **kwargs):
         raise ValueError("broken on purpose")

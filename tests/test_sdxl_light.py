@@ -82,7 +82,7 @@ def test_bad_requests_fail_before_any_loading(change, words):
 
 
 def test_dtype_rules():
-    from pixelbuild.engines.sdxl_models import resolve_dtype
+    from pixelbuild.engines.sdxl import resolve_dtype
 
     assert resolve_dtype("cuda", None, None) == "fp16"
     assert resolve_dtype("cuda", "bf16", "fp16") == "bf16"  # the engine (CLI) wins
@@ -97,7 +97,7 @@ def test_dtype_rules():
 
 
 def test_model_files_are_checked_without_loading(tmp_path: Path):
-    from pixelbuild.engines.sdxl_models import check_model_files
+    from pixelbuild.engines.sdxl import check_model_files
 
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"not really a pickle")

@@ -4,7 +4,7 @@ Every writer returns text (deterministic, stable order, trailing newline); the b
 where it goes.
 """
 
-from .aseprite import Frame, Tag, aseprite_json
+from .aseprite import Frame, SheetAnimation, Tag, aseprite_json
 from .bevy import atlas_layout_ron, bevy_assets_ron, png_meta_ron
 from .grid import GridLayout, default_columns, grid_sheet
 from .pack import Placement, atlas_image, pack_rects
@@ -17,6 +17,7 @@ __all__ = [
     "Placement",
     "RustAnimation",
     "RustTexture",
+    "SheetAnimation",
     "Tag",
     "aseprite_json",
     "atlas_image",

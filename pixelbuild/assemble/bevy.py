@@ -26,7 +26,7 @@ Rect = tuple[int, int, int, int]
 
 
 def bevy_assets_ron(assets: Mapping[str, tuple[str, GridLayout]]) -> str:
-    """A bevy_asset_loader `*.assets.ron` (feature `standard_dynamic_assets`).
+    """A bevy_asset_loader `*.assets.ron` (features `2d` and `standard_dynamic_assets`).
 
     For each key `K` mapping to `(image_path, layout)`: `"K.image"` is an `Image` with a Nearest
     sampler and `"K.layout"` a grid `TextureAtlasLayout`. Keys are written sorted.

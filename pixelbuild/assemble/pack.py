@@ -173,8 +173,8 @@ def _maxrects_py(
         x, y = free[best][0], free[best][1]
         out[k] = (x, y)
         r, b = x + w, y + h
-        kept = []
-        hits = []
+        kept: list[tuple[int, int, int, int]] = []
+        hits: list[tuple[int, int, int, int]] = []
         for f in free:
             (hits if f[0] < r and f[2] > x and f[1] < b and f[3] > y else kept).append(f)
         need_w, need_h = min_w_after[step], min_h_after[step]

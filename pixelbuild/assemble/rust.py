@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from .grid import GridLayout
@@ -142,7 +143,9 @@ def identifier(name: str, upper: bool) -> str:
     return ident
 
 
-def _unique(names: Sequence[str], upper: bool, what: str, taken: set[str] = frozenset()) -> list:
+def _unique(
+    names: Sequence[str], upper: bool, what: str, taken: AbstractSet[str] = frozenset()
+) -> list[str]:
     seen: dict[str, str] = {}
     out = []
     for name in names:

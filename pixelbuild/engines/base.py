@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pixelbuild.defaults import GENERATION, STRENGTH
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -53,6 +55,7 @@ class GenerateRequest:
     `width` and `height` are the canvas the engine paints at (the pixelize step reduces it to the
     entry's target size). `init_image` plus `strength` asks for img2img from a base image (used to
     keep an animation's frames consistent); `tileable` asks for an image that wraps at its edges.
+    Defaults are the manifest's (`pixelbuild.defaults`).
     """
 
     entry: str
@@ -60,18 +63,18 @@ class GenerateRequest:
     seed: int
     width: int
     height: int
-    negative_prompt: str = ""
-    steps: int = 30
-    guidance: float = 7.0
-    scheduler: str = "euler_a"
+    negative_prompt: str = GENERATION["negative"]
+    steps: int = GENERATION["steps"]
+    guidance: float = GENERATION["guidance"]
+    scheduler: str = GENERATION["scheduler"]
     model: ModelRef | None = None
     loras: tuple[LoraRef, ...] = ()
     tileable: bool = False
     init_image: np.ndarray | None = field(default=None, compare=False, hash=False)
-    strength: float = 0.6
+    strength: float = STRENGTH
     frame: int = 0
     frames: int = 1
-    fallback: str = "error"  # compiled engines: "eager" runs diffusers when no engine matches
+    fallback: str = GENERATION["fallback"]  # "eager": compiled engines may run diffusers
 
 
 # (request index, step done, steps in all) -> None. Called as generation progresses.

@@ -89,9 +89,8 @@ def _design_mask(rng: np.random.Generator, cells: tuple[int, int]) -> np.ndarray
     keep &= dist < 0.95
     for _ in range(2):  # smooth: a cell survives with enough neighbours
         padded = np.pad(keep, 1)
-        neighbours = sum(
-            np.roll(np.roll(padded, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-        )[1:-1, 1:-1]
+        shifted = [np.roll(padded, (dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        neighbours = np.sum(shifted, axis=0)[1:-1, 1:-1]
         keep = (neighbours >= 5) | (keep & (neighbours >= 3))
     full = np.concatenate([keep, keep[:, ::-1][:, gw % 2 :]], axis=1)
     full[gh // 3 : 2 * gh // 3, gw // 2 - 1 : gw // 2 + 1] = True  # a solid core

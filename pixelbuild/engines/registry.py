@@ -18,13 +18,30 @@ from pixelbuild.errors import EngineError
 if TYPE_CHECKING:
     from pixelbuild.engines.base import Engine
 
-# How to install the SDXL extra; a plain `torch` requirement pulls several GB of CUDA packages,
-# so CPU-only machines take torch from the CPU wheel index.
+# How to install each extra. pixelbuild is installed from a checkout (not PyPI); a plain `torch`
+# requirement pulls several GB of CUDA packages, so CPU-only machines take torch from the CPU
+# wheel index first. torch-tensorrt pins its own torch and CUDA: docs/gb10.md has the versions.
 SDXL_INSTALL = (
-    '  pip install "pixelbuild[sdxl]"                      # NVIDIA GPU (CUDA torch)\n'
+    "  from the pixelbuild checkout:\n"
+    '  pip install -e ".[sdxl]"                              # NVIDIA GPU (CUDA torch)\n'
     "  pip install torch --index-url https://download.pytorch.org/whl/cpu"
-    ' && pip install "pixelbuild[sdxl]"   # CPU only'
+    ' && pip install -e ".[sdxl]"   # CPU only'
 )
+TENSORRT_INSTALL = (
+    "  torch-tensorrt and TensorRT must match your torch and CUDA: follow docs/gb10.md, then\n"
+    "  from the pixelbuild checkout, with a constraints file pinning torch, torch-tensorrt and\n"
+    "  tensorrt:\n"
+    '  pip install -e ".[sdxl,tensorrt]" -c constraints.txt'
+)
+INSTALL = {"sdxl": SDXL_INSTALL, "tensorrt": TENSORRT_INSTALL}
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be found; a finder that raises counts as not installed."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, a module without a spec
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +60,7 @@ class EngineSpec:
 
     def missing_modules(self) -> list[str]:
         """The modules this engine needs that are not installed here."""
-        return [m for m in self.modules if importlib.util.find_spec(m) is None]
+        return [m for m in self.modules if not _installed(m)]
 
     def require_installed(self) -> None:
         """Raise an EngineError with the install line when a needed library is missing."""
@@ -52,7 +69,7 @@ class EngineSpec:
             raise EngineError(
                 f"the {self.name} engine needs {', '.join(missing)}, which "
                 f"{'is' if len(missing) == 1 else 'are'} not installed; install the "
-                f"[{self.extra}] extra:\n{SDXL_INSTALL}"
+                f"[{self.extra}] extra:\n{INSTALL.get(self.extra or '', SDXL_INSTALL)}"
             )
 
 

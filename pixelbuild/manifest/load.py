@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pixelbuild.errors import Issue, ManifestError, UsageError
 from pixelbuild.engines.registry import ENGINES
+from pixelbuild.errors import Issue, ManifestError, UsageError
 from pixelbuild.manifest.schema import ENTRY_SECTIONS, SINGULAR, Manifest, default_out
 from pixelbuild.manifest.source import Document, load_yaml
 
@@ -56,13 +56,13 @@ def validation_issues(
     by_path: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        by_path.setdefault(doc.existing_path(loc), []).append(error)
+        by_path.setdefault(doc.existing_path(loc), []).append(dict(error))
     issues = []
     for errors in by_path.values():
         # Report a key problem (unknown key) on its own; merge the branches of a failed union.
         extra = [e for e in errors if e["type"] == "extra_forbidden"]
-        for error in extra or errors[:1]:
-            issues.append(_issue(error, errors if not extra else [error], doc, root))
+        for first in extra or errors[:1]:
+            issues.append(_issue(first, errors if not extra else [first], doc, root))
     return issues
 
 
@@ -303,8 +303,3 @@ def _builtin_palette_names() -> frozenset[str]:
     from pixelbuild.pixel.builtin import BUILTIN_PALETTES
 
     return frozenset(BUILTIN_PALETTES)
-
-
-def find_manifest(directory: Path) -> Path:
-    """The manifest of a project directory."""
-    return directory / MANIFEST_NAME

@@ -75,7 +75,7 @@ class Resolver:
         for section, kind in TARGET_KINDS.items():
             for name, entry in getattr(self.m, section).items():
                 self._entry = (section, name)
-                found.append(kind.resolve(name, entry, self))  # type: ignore[arg-type]
+                found.append(kind.resolve(name, entry, self))
         self._entry = ()
         return found
 

@@ -389,7 +389,6 @@ class Manifest(Strict):
         return version
 
 
-Entry = Sprite | Animation | Tileset | Atlas
 # Manifest section -> the model of its entries, in build order (atlases use the others' frames).
 ENTRY_MODELS: dict[str, type[Sprite | Animation | Tileset | Atlas]] = {
     "sprites": Sprite,

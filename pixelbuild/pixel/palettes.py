@@ -55,7 +55,7 @@ def _parse_hex(path: Path) -> list[tuple[int, int, int]]:
         if not s or s.startswith(";") or s.startswith("//"):
             continue
         try:
-            colors.append(parse_color(s))
+            colors.append(parse_color(s, short=False))
         except ValueError:
             raise _issue(path, n, _col(raw, s), f"expected a colour as rrggbb, got {s!r}") from None
     return colors
@@ -117,7 +117,7 @@ def _parse_png(path: Path) -> list[tuple[int, int, int]]:
     px = rgba.reshape(-1, 4)
     px = px[px[:, 3] > 0, :3]
     _, first = np.unique(px, axis=0, return_index=True)
-    return [tuple(int(v) for v in px[i]) for i in np.sort(first)]
+    return [(int(px[i, 0]), int(px[i, 1]), int(px[i, 2])) for i in np.sort(first)]
 
 
 _PARSERS = {".hex": _parse_hex, ".gpl": _parse_gpl, ".pal": _parse_pal, ".png": _parse_png}

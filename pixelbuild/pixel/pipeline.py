@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..colors import parse_color
+from ..defaults import PIXEL
 from . import alpha as alpha_ops
 from .dither import PERIODS, dither_cells, dither_period
 from .oklab import oklab_to_srgb, srgb_to_oklab
-from ..colors import parse_color
-from ..defaults import PIXEL
 from .quantize import PaletteMap, cells6, palette_map
 from .reduce import (
     axis_samples,
@@ -175,7 +175,7 @@ def pixelize(
     bg, cand = _background_candidates(src, p)
     ys, xs = _grid(src, (w, h), p)
     choice, removed, clear = _vote(src, cand, ys, xs, (w, h), p, pm)
-    if cand is not None:
+    if cand is not None and bg is not None:
         choice, removed = _unmix_fringe(src, bg, ys, xs, choice, removed, clear, pm)
     choice = _refine(src, ys, xs, choice, p, pm)
     choice = _dither(src, ys, xs, choice, (w, h), p, pm)
@@ -403,4 +403,4 @@ def palette_colors(image: np.ndarray) -> set[tuple[int, int, int]]:
     px = a.reshape(-1, a.shape[-1])
     if a.shape[-1] == 4:
         px = px[px[:, 3] > 0]
-    return {tuple(int(v) for v in c) for c in np.unique(px[:, :3], axis=0)}
+    return {(int(c[0]), int(c[1]), int(c[2])) for c in np.unique(px[:, :3], axis=0)}

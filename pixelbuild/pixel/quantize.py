@@ -169,9 +169,9 @@ def kmeans_lab(points: np.ndarray, n: int, iterations: int = 24) -> np.ndarray:
                 j = int(np.argmax(d))
                 new[e] = bins[j]
                 d[j] = 0
-        new = new.astype(np.float32)
-        if np.allclose(new, c, atol=1e-6):
-            c = new
+        moved = new.astype(np.float32)
+        if np.allclose(moved, c, atol=1e-6):
+            c = moved
             break
-        c = new
+        c = moved
     return c

@@ -47,11 +47,11 @@ class StepKind:
 _ACTIONS = "pixelbuild.run.actions"
 SOURCE = StepKind(
     "source", "1", "read images", f"{_ACTIONS}:run_source", raw_blobs=True, in_lock=False
-)  # noqa: E501
+)
 GENERATE = StepKind("generate", "1", "generate", None, raw_blobs=True)
 PALETTE = StepKind("palette", "1", "palettes", f"{_ACTIONS}:run_palette")
 PIXELIZE = StepKind("pixelize", "1", "pixelize", f"{_ACTIONS}:run_pixelize")
-ASSEMBLE = StepKind("assemble", "1", "assemble", f"{_ACTIONS}:run_assemble")
+ASSEMBLE = StepKind("assemble", "2", "assemble", f"{_ACTIONS}:run_assemble")
 
 STEP_KINDS: dict[str, StepKind] = {
     k.name: k for k in (SOURCE, GENERATE, PALETTE, PIXELIZE, ASSEMBLE)

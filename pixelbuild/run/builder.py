@@ -7,8 +7,8 @@ resumes where it stopped.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from pixelbuild import __version__, defaults
@@ -17,11 +17,12 @@ from pixelbuild.engines.base import Engine, GenerateRequest
 from pixelbuild.engines.registry import ENGINES, get_engine
 from pixelbuild.errors import PixelbuildError
 from pixelbuild.plan.plan import EntryPlan, Plan
-from pixelbuild.plan.steps import GENERATE, Step
+from pixelbuild.plan.steps import Step
 from pixelbuild.run.actions import Result
 from pixelbuild.run.project import Project
 from pixelbuild.run.report import Reporter
-from pixelbuild.run.result import BuildResult
+from pixelbuild.run.result import BuildResult, Failure
+from pixelbuild.run.schedule import Schedule
 from pixelbuild.targets import ImageTarget
 
 # The seam metric is ~1 for a tile that wraps; above this, a seam shows when tiles repeat.
@@ -69,13 +70,13 @@ class Builder:
             for entry in stale:
                 missing = p.missing_inputs(entry.name, allow_download=allow_download)
                 if missing:
-                    result.failed[entry.name] = "; ".join(str(issue) for issue in missing)
+                    result.failed[entry.name] = Failure("; ".join(str(i) for i in missing))
                     continue
                 # Fail fast, before any generation, on outputs edited since we wrote them. Files
                 # we never wrote are checked at write time: identical bytes are adopted.
                 conflicts = [r for out in entry.edited if (r := emitter.conflict(out))]
                 if conflicts:
-                    result.failed[entry.name] = "; ".join(conflicts)
+                    result.failed[entry.name] = Failure("; ".join(conflicts))
             todo = [e for e in stale if e.name not in result.failed]
             if todo:
                 self._run_steps(todo, result, lambda entry: self._emit(entry, emitter, result))
@@ -100,82 +101,48 @@ class Builder:
     def _run_steps(
         self, entries: list[EntryPlan], result: BuildResult, emit: Callable[[EntryPlan], None]
     ) -> None:
-        """Run every step the entries still need, emitting each entry as soon as it is done.
-
-        A dependency count per step feeds two queues: cheap steps run the moment their inputs
-        are ready; generate steps run one engine batch at a time, so the outputs of a long SDXL
-        build appear batch by batch, and an interrupted build keeps every finished batch.
-        """
+        """Run every step the entries still need, emitting each entry as soon as it is done."""
         needed = self._needed([e.final for e in entries])
-        pending = {s.key for s in needed}
-        waiting: dict[str, int] = {}
-        children: dict[str, list[Step]] = {}
         self._uses = {}
         for step in needed:
-            inputs = {s.key for s in step.inputs}
-            waiting[step.key] = len(inputs & pending)
-            for key in inputs:
+            for key in {s.key for s in step.inputs}:
                 self._uses[key] = self._uses.get(key, 0) + 1
-                if key in pending:
-                    children.setdefault(key, []).append(step)
-        finals: dict[str, list[EntryPlan]] = {}
-        for entry in entries:
-            finals.setdefault(entry.final.key, []).append(entry)
-            if entry.final.key not in pending:
-                emit(entry)  # everything it needs is cached
-        light: deque[Step] = deque()
-        generate: dict[tuple[str, Any], list[Step]] = {}  # ready, by engine and batch key
-        failed: dict[str, str] = {}
-
-        def ready(step: Step) -> None:
-            bad = next((failed[s.key] for s in step.inputs if s.key in failed), None)
-            if bad is None and step.kind is GENERATE:
-                try:
-                    engine = self._engine(step.params["engine"])
-                    request = self._requests[step.key] = self._request(step)
-                    generate.setdefault((engine.name, engine.batch_key(request)), []).append(step)
-                    return
-                except PixelbuildError as exc:  # an unknown engine, a missing model, ...
-                    bad = str(exc)
-            if bad is not None:
-                failed[step.key] = bad
-                self.reporter.step_done(step, False)
-                done(step)
-            else:
-                light.append(step)
-
-        def done(step: Step) -> None:
-            for child in children.get(step.key, []):
-                waiting[child.key] -= 1
-                if waiting[child.key] == 0:
-                    ready(child)
-            if step.key not in failed:
-                for entry in finals.get(step.key, []):
-                    emit(entry)
-
+        schedule = Schedule(needed, entries, self._group_of)
+        for entry in schedule.ready_entries():
+            emit(entry)  # everything it needs is cached
         self.reporter.start(dict(Counter(s.kind for s in needed)))
-        for step in needed:
-            if waiting[step.key] == 0:
-                ready(step)
-        while light or generate:
-            if light:
-                step = light.popleft()
-                self._guard(step, failed, result, lambda s=step: self._run_one(s))
-                done(step)
-            else:
-                group = next(iter(generate))
-                engine = self.engines[group[0]]
-                size = max(1, engine.batch_size(self._requests[generate[group][0].key]))
-                batch, generate[group] = generate[group][:size], generate[group][size:]
-                if not generate[group]:
-                    del generate[group]
-                self._generate(engine, batch, failed, result)
+        schedule.start()
+        while True:
+            self._report_failed(schedule)
+            if (light := schedule.next_light()) is not None:
+                for entry in schedule.finish(light, self._guard(light, result)):
+                    emit(entry)
+            elif (batch := schedule.next_batch(self._batch_size)) is not None:
+                failure = self._generate(batch, result)
                 for step in batch:
-                    done(step)
+                    for entry in schedule.finish(step, failure):
+                        emit(entry)
+            else:
+                break
         self.reporter.finish_steps()
         for entry in entries:
-            if entry.final.key in failed:
-                result.failed[entry.name] = failed[entry.final.key]
+            if (failure := schedule.failure_of(entry)) is not None:
+                result.failed[entry.name] = failure
+
+    def _group_of(self, step: Step) -> Hashable:
+        """Which engine call a ready generate step can share (its engine and batch key)."""
+        engine = self._engine(step.params["engine"])
+        request = self._requests[step.key] = self._request(step)
+        return (engine.name, engine.batch_key(request))
+
+    def _batch_size(self, group: list[Step]) -> int:
+        request = self._requests[group[0].key]
+        return self._engine(group[0].params["engine"]).batch_size(request)
+
+    def _report_failed(self, schedule: Schedule) -> None:
+        for step, failure, here in schedule.take_failed():
+            self._release(step)
+            self.reporter.step_done(step, failure if here else None, skipped=not here)
 
     def _needed(self, finals: list[Step]) -> list[Step]:
         """Steps that must run for `finals`, inputs first; stops at steps already cached."""
@@ -209,28 +176,31 @@ class Builder:
             return False
         return True
 
-    def _guard(
-        self, step: Step, failed: dict[str, str], result: BuildResult, run: Callable[[], None]
-    ) -> None:
+    def _guard(self, step: Step, result: BuildResult) -> Failure | None:
+        """Run one step; its failure, if it fails (a bug of ours included: others go on)."""
+        failure = None
         try:
-            run()
-        except PixelbuildError as exc:
-            failed[step.key] = str(exc)
-        except (OSError, ValueError) as exc:
-            failed[step.key] = f"{step.kind} failed: {exc}"
+            self._run_one(step)
+        except Exception as exc:
+            failure = Failure.of(exc)
+            if failure.internal:
+                failure = Failure(f"internal error in the {step.kind.name} step: {failure}", True)
+            elif isinstance(exc, OSError):
+                failure = Failure(f"the {step.kind.name} step failed: {failure}")
         else:
             result.steps_run[step.kind.name] = result.steps_run.get(step.kind.name, 0) + 1
         self._release(step)
-        self.reporter.step_done(step, step.key not in failed)
+        self.reporter.step_done(step, failure)
+        return failure
 
     def _run_one(self, step: Step) -> None:
         inputs = [self._load(s) for s in step.inputs]
         self._store(step, step.kind.run()(step, inputs))
 
-    def _generate(
-        self, engine: Engine, batch: list[Step], failed: dict[str, str], result: BuildResult
-    ) -> None:
+    def _generate(self, batch: list[Step], result: BuildResult) -> Failure | None:
         """Run one batch through its engine and store each image as it comes back."""
+        engine = self._engine(batch[0].params["engine"])
+        failure = None
         try:
             progress = self.reporter.generation_progress([s.entry for s in batch])
             requests = [self._requests.pop(s.key) for s in batch]
@@ -238,13 +208,13 @@ class Builder:
             for step, image in zip(batch, images, strict=True):
                 self._store(step, Result(images=[image]))
         except PixelbuildError as exc:
-            for step in batch:
-                failed[step.key] = str(exc)
+            failure = Failure.of(exc)
         else:
             result.steps_run["generate"] = result.steps_run.get("generate", 0) + len(batch)
         for step in batch:
             self._release(step)
-            self.reporter.step_done(step, step.key not in failed)
+            self.reporter.step_done(step, failure)
+        return failure
 
     def _engine(self, name: str) -> Engine:
         if name not in self.engines:
@@ -336,7 +306,7 @@ class Builder:
                 outputs[rel] = LockedOutput(digest, len(files[rel]))
                 result.files_written += changed
         except PixelbuildError as exc:
-            result.failed[entry.name] = str(exc)
+            result.failed[entry.name] = Failure.of(exc)
             return
         finally:
             self._results.pop(entry.final.key, None)
@@ -369,8 +339,8 @@ class Builder:
             text = module_text(p.targets)
             if write_module(path, text, p.cache / "tmp", force=self.force):
                 result.files_written += 1
-        except (PixelbuildError, ValueError) as exc:
-            result.failed["rust_module"] = str(exc)
+        except (PixelbuildError, OSError) as exc:
+            result.failed["rust_module"] = Failure.of(exc)
 
     def _provenance(self, engine: str, previous: dict[str, Any] | None) -> dict[str, Any]:
         if engine not in self.engines:  # nothing was generated here: keep what made the images

@@ -9,10 +9,10 @@ from pathlib import Path
 from pixelbuild.cache.lock import LOCK_NAME, Lock, read_lock
 from pixelbuild.cache.state import State
 from pixelbuild.cache.store import BlobStore
+from pixelbuild.engines.base import ModelRef
 from pixelbuild.errors import Issue, ManifestError
 from pixelbuild.manifest.load import MANIFEST_NAME, load_manifest
 from pixelbuild.manifest.resolve import AbsentInput, Resolver
-from pixelbuild.engines.base import ModelRef
 from pixelbuild.manifest.schema import Manifest
 from pixelbuild.manifest.source import Document
 from pixelbuild.plan.plan import Plan, Planner
@@ -43,9 +43,7 @@ class Project:
     def missing_inputs(self, name: str, *, allow_download: bool = False) -> list[Issue]:
         """Why entry `name` cannot be built here: inputs only the lock knows (none: it can)."""
         return [
-            a.issue
-            for a in self.absent.get(name, [])
-            if not (a.downloadable and allow_download)
+            a.issue for a in self.absent.get(name, []) if not (a.downloadable and allow_download)
         ]
 
     def require_inputs(self, entries: list[str], *, allow_download: bool = False) -> None:

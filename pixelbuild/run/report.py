@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pixelbuild.engines.base import ProgressFn
 from pixelbuild.plan.steps import Step, StepKind
+from pixelbuild.run.result import Failure
 
 
 class Reporter:
@@ -16,8 +17,8 @@ class Reporter:
         """A callback for denoising progress of one batch of images (entry per request)."""
         return None
 
-    def step_done(self, step: Step, ok: bool) -> None:
-        """One step finished (or failed)."""
+    def step_done(self, step: Step, failure: Failure | None, *, skipped: bool = False) -> None:
+        """One step finished, or failed (`failure`), or was `skipped` because an input failed."""
 
     def finish_steps(self) -> None:
         """All steps of this build ran."""

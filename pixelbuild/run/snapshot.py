@@ -50,10 +50,6 @@ def record(cache: Path, manifest: Path, paths: list[Path], entries: list[str]) -
     os.replace(tmp, target)
 
 
-def forget(cache: Path) -> None:
-    (cache / SNAPSHOT_NAME).unlink(missing_ok=True)
-
-
 def check(cache: Path, manifest: Path) -> list[str] | None:
     """The entries, all up to date, if nothing changed since the snapshot; else None."""
     try:

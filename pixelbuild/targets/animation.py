@@ -73,6 +73,16 @@ class AnimationTarget(SheetTarget):
 
         return [Tag(self.name, 0, len(self.prompts) - 1, DIRECTIONS[self.mode])]
 
+    def animations(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.name,
+                "frames": self.frame_names(),
+                "direction": DIRECTIONS[self.mode],
+                "durations": self.durations(),
+            }
+        ]
+
     def _frame_params(self, i: int) -> dict[str, Any]:
         n = len(self.prompts)
         return {"seed": self.seed, "tileable": False, "frame": i, "frames": n}

@@ -67,12 +67,14 @@ class AtlasTarget(Target):
     def final_step(self, graph: Graph) -> Step:
         inputs: list[Step] = []
         names: list[str] = []
+        animations: list[dict[str, Any]] = []  # in the key: a member's fps or mode shows here
         for member in self.members:
             target = graph.target(member)
             assert isinstance(target, ImageTarget)
             inputs.extend(graph.pixelized(target))
             names.extend(target.frame_names())
-        return self._assemble_step(inputs, names=names)
+            animations.extend(target.animations())
+        return self._assemble_step(inputs, names=names, animations=animations)
 
     def assemble(self, frames: list[np.ndarray], params: dict[str, Any]) -> Assembled:
         from pixelbuild import assemble
@@ -90,12 +92,16 @@ class AtlasTarget(Target):
             assemble.Frame(name, p.x, p.y, p.width, p.height)
             for name, p in zip(names, places, strict=True)
         ]
+        animations = [
+            assemble.SheetAnimation(a["name"], a["frames"], a["direction"], a["durations"])
+            for a in params.get("animations", [])
+        ]
         outputs = self.outputs()
         image = Path(self.out).name
         files = {
             outputs[IMAGE]: encode_png(assemble.atlas_image(frames, size, places, self.extrude)),
             outputs[JSON]: assemble.aseprite_json(
-                image, size, frame_list, form=self.json_format
+                image, size, frame_list, form=self.json_format, animations=animations
             ).encode(),
             outputs[RON]: assemble.atlas_layout_ron(size, places).encode(),
         }

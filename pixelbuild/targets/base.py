@@ -219,6 +219,10 @@ class ImageTarget(Target):
     def _layout_fields(self) -> dict[str, Any]:
         return self.layout()
 
+    def animations(self) -> list[dict[str, Any]]:
+        """Its animations as an atlas names them: name, frame names, direction, durations."""
+        return []
+
     # -- steps --
 
     def raw_steps(self, graph: Graph) -> list[Step]:

@@ -22,7 +22,8 @@ fn main() {
         .run();
 }
 
-/// Plays a `FrameRange` on the texture atlas of a sprite.
+/// Plays a `FrameRange` on the texture atlas of a sprite. This example's own component, not a
+/// Bevy type: Bevy has no sprite-sheet player, and `FrameRange` is plain data for one.
 #[derive(Component)]
 struct Animation {
     range: FrameRange,
@@ -71,6 +72,8 @@ fn setup(
     assets: Res<AssetServer>,
     mut layouts: ResMut<Assets<TextureAtlasLayout>>,
 ) {
+    // Bevy 0.15. From 0.16 `OrthographicProjection` is no longer a component: spawn
+    // `Projection::from(OrthographicProjection { scale: 0.25, ..OrthographicProjection::default_2d() })`.
     commands.spawn((
         Camera2d,
         OrthographicProjection { scale: 0.25, ..OrthographicProjection::default_2d() },

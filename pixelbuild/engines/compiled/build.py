@@ -14,18 +14,20 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from pixelbuild.engines.base import ModelRef
 from pixelbuild.engines.compiled import store
-from pixelbuild.engines.compiled.profile import Bucket, LoadedProfile
+from pixelbuild.engines.compiled.profile import Bucket, Compiler, LoadedProfile
 from pixelbuild.errors import EngineError
 
 COMPONENT = "unet"
 TENSORRT_INSTALL = (
-    "install torch-tensorrt and TensorRT matching your torch and CUDA "
-    "(`pip install 'pixelbuild[tensorrt]'`; see docs/gb10.md)"
+    "install torch-tensorrt and TensorRT matching your torch and CUDA as docs/gb10.md describes "
+    '(from the pixelbuild checkout: `pip install -e ".[sdxl,tensorrt]"` with a constraints file '
+    "pinning torch, torch-tensorrt and tensorrt)"
 )
 
 
@@ -46,8 +48,10 @@ def device_target(device: str) -> str:
 def tensorrt_versions() -> str:
     """'torch_tensorrt X; tensorrt Y', or EngineError when TensorRT cannot be imported."""
     try:
-        import tensorrt
         import torch_tensorrt
+
+        # TensorRT has no type stubs (and no mypy override): imported by name, it is a module.
+        tensorrt = import_module("tensorrt")
     except Exception as exc:  # ImportError, or a broken install failing to load its libraries
         raise EngineError(
             f"the tensorrt compiler needs torch-tensorrt and TensorRT, which cannot be imported "
@@ -147,7 +151,7 @@ def export_unet(unet: Any, bucket: Bucket, seq_len: int, device: str, dtype: Any
     """torch.export the UNet at one static bucket (circular padding for tile buckets)."""
     import torch
 
-    from pixelbuild.engines.sdxl_sampling import circular_padding
+    from pixelbuild.engines.sdxl import circular_padding
 
     module = unet_step_class()(unet).eval()
     args = example_inputs(unet, bucket, seq_len, device, dtype)
@@ -188,7 +192,7 @@ def compile_tensorrt(program: Any, args: tuple, out: Path, refittable: bool) -> 
     return path
 
 
-COMPILERS: dict[str, Callable[[Any, tuple, Path, bool], Path]] = {
+COMPILERS: dict[Compiler, Callable[[Any, tuple[Any, ...], Path, bool], Path]] = {
     "inductor": compile_inductor,
     "tensorrt": compile_tensorrt,
 }
@@ -249,7 +253,7 @@ def build_profile(
 
     import torch
 
-    from pixelbuild.engines.sdxl_models import load_pipeline, torch_dtype
+    from pixelbuild.engines.sdxl import load_pipeline, torch_dtype
 
     pipe = pipeline or load_pipeline(model, device, profile.precision, allow_download)
     unet = pipe.unet

@@ -19,7 +19,7 @@ compiled weights with the fused LoRA weights (AOTInductor `load_constants`; torc
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ import numpy as np
 from pixelbuild.engines.base import GenerateRequest, ProgressFn
 from pixelbuild.engines.compiled import store
 from pixelbuild.engines.compiled.profile import Bucket, find_profiles, load_profile
-from pixelbuild.engines.sdxl import DiffusersEngine, _entries, _Loaded, _model_key
+from pixelbuild.engines.registry import ENGINES
+from pixelbuild.engines.sdxl import DiffusersEngine, LoadedPipeline, describe_entries
 from pixelbuild.errors import EngineError, PixelbuildError
 
 
@@ -37,11 +38,16 @@ class CompiledEngineWarning(UserWarning):
 
 
 class CompiledEngine(DiffusersEngine):
-    """Base of the compiled engines; `compiler` names the profile compiler it runs."""
+    """Base of the compiled engines; `compiler` names the profile compiler it runs.
+
+    It overrides the diffusers engine's hooks `batch_size` (the largest static batch built for a
+    request's shape) and `run_batch` (the compiled UNet swapped in for one call). A concrete
+    engine sets `name`, `compiler` and `version` and implements `_load_artifact` (a built file ->
+    a callable module) and `_apply_weights` (replace the module's LoRA-wrapped weights).
+    """
 
     name = "compiled"
     compiler = ""
-    version = "1"
 
     def __init__(
         self,
@@ -82,25 +88,19 @@ class CompiledEngine(DiffusersEngine):
         if self._tools is None:
             from pixelbuild.engines.compiled.build import toolchain
 
-            self._tools = toolchain(self.compiler, self._device_name())
+            self._tools = toolchain(self.compiler, self.device)
         return self._tools
 
     @staticmethod
-    def _cfg(loaded: _Loaded | None, request: GenerateRequest) -> bool:
+    def _cfg(loaded: LoadedPipeline | None, request: GenerateRequest) -> bool:
         """Whether the pipeline runs classifier-free guidance (as diffusers decides it)."""
         if loaded is None:  # not loaded yet: SDXL base UNets have no time_cond_proj_dim
             return request.guidance > 1
-        return request.guidance > 1 and loaded.pipe.unet.config.time_cond_proj_dim is None
+        return loaded.uses_cfg(request.guidance)
 
-    def _dtype_for(self, request: GenerateRequest) -> str:
-        from pixelbuild.engines.sdxl_models import resolve_dtype
-
-        if self._loaded is not None and self._loaded.key == _model_key(request.model):
-            return self._loaded.dtype
-        model_dtype = request.model.dtype if request.model else None
-        return resolve_dtype(self._device_name(), self._dtype_arg, model_dtype)
-
-    def _matching(self, dtype: str, request: GenerateRequest, padding: str):
+    def _matching(
+        self, dtype: str, request: GenerateRequest, padding: str
+    ) -> list[store.BuiltEngine]:
         """Built engines usable here for this request's model, precision, canvas and padding."""
         assert request.model is not None
         tools = self._toolchain()
@@ -120,33 +120,30 @@ class CompiledEngine(DiffusersEngine):
         ]
 
     def batch_size(self, request: GenerateRequest) -> int:
-        """Images per pipeline call: the largest static batch built for this request's shape."""
-        return self._chunk_size(request)
-
-    def _chunk_size(self, request: GenerateRequest) -> int:
-        eager = DiffusersEngine._chunk_size  # what fits the device, for eager runs
+        """Images per pipeline call: the largest static batch built for this request's shape
+        (what fits the device, as the diffusers engine sizes it, when none is built)."""
         if request.model is None:
-            return eager(self, request)
+            return super().batch_size(request)
         padding = "circular" if request.tileable else "zeros"
         try:
-            engines = self._matching(self._dtype_for(request), request, padding)
+            engines = self._matching(self.dtype_for(request.model), request, padding)
         except PixelbuildError:
-            engines = []  # reported by _run, with the fallback honoured
+            engines = []  # reported by run_batch, with the fallback honoured
         if not engines:
-            return eager(self, request)
-        factor = 2 if self._cfg(self._loaded, request) else 1
+            return super().batch_size(request)
+        factor = 2 if self._cfg(self.loaded, request) else 1
         most = max(e.bucket.unet_batch // factor for e in engines)
         if self.max_batch is not None:
             most = min(most, self.max_batch)
         return max(1, most)
 
     def _select(
-        self, loaded: _Loaded, requests: Sequence[GenerateRequest]
+        self, loaded: LoadedPipeline, requests: Sequence[GenerateRequest]
     ) -> store.BuiltEngine | None:
         """The engine for this call; None runs eager (tiles without an engine, or fallback)."""
         first = requests[0]
         assert first.model is not None
-        entries = _entries(requests)
+        entries = describe_entries(requests)
         factor = 2 if self._cfg(loaded, first) else 1
         need = len(requests) * factor
         padding = "circular" if first.tileable else "zeros"
@@ -154,7 +151,8 @@ class CompiledEngine(DiffusersEngine):
             engines = self._matching(loaded.dtype, first, padding)
         except EngineError as exc:  # TensorRT missing
             command = self._command(first.model.name, loaded.dtype, None)
-            return self._fallback(first, entries, f"{exc}; then run {command}")
+            self._fallback(first, entries, f"{exc}; then run {command}")
+            return None
         fits = [e for e in engines if e.bucket.unet_batch >= need]
         if fits:
             return min(fits, key=lambda e: e.bucket.unet_batch)
@@ -169,11 +167,11 @@ class CompiledEngine(DiffusersEngine):
             )
             self.eager_calls += 1
             return None
-        return self._fallback(
-            first, entries, self._why(loaded, first, need, len(requests), padding)
-        )
+        self._fallback(first, entries, self._why(loaded, first, need, len(requests), padding))
+        return None
 
     def _fallback(self, request: GenerateRequest, entries: str, why: str) -> None:
+        """Warn and count an eager call under `fallback: eager`; raise otherwise."""
         if request.fallback == "eager":
             warnings.warn(
                 f"{entries}: {why}; running the eager UNet (fallback: eager)",
@@ -181,11 +179,11 @@ class CompiledEngine(DiffusersEngine):
                 stacklevel=5,
             )
             self.eager_calls += 1
-            return None
-        raise EngineError(f"{entries}: {why} (or set `fallback: eager` to run uncompiled)")
+            return
+        raise EngineError.about(entries, f"{why} (or set `fallback: eager` to run uncompiled)")
 
     def _why(
-        self, loaded: _Loaded, request: GenerateRequest, need: int, images: int, padding: str
+        self, loaded: LoadedPipeline, request: GenerateRequest, need: int, images: int, padding: str
     ) -> str:
         """Why no engine matches, and the exact command that builds one."""
         assert request.model is not None
@@ -240,7 +238,7 @@ class CompiledEngine(DiffusersEngine):
 
     def _profiles_for(self, model_name: str) -> list[str]:
         """Profiles of the project (when the cache sits in it) that compile this model."""
-        names = []
+        names: list[str] = []
         for path in find_profiles(self.cache_dir.parent):
             try:
                 loaded = load_profile(path)
@@ -253,17 +251,19 @@ class CompiledEngine(DiffusersEngine):
 
     # --- running -----------------------------------------------------------------------------
 
-    def _run(
+    def run_batch(
         self,
-        loaded: _Loaded,
+        loaded: LoadedPipeline,
         requests: Sequence[GenerateRequest],
         indices: Sequence[int],
         progress: ProgressFn | None,
     ) -> list[np.ndarray]:
+        """The diffusers engine's call with the matching compiled UNet swapped in (or eager,
+        see `_select`); the compiled module's weights are refit to the active LoRAs first."""
         choice = self._select(loaded, requests)
         if choice is None:
-            return super()._run(loaded, requests, indices, progress)
-        entries = _entries(requests)
+            return super().run_batch(loaded, requests, indices, progress)
+        entries = describe_entries(requests)
         module = self._module(choice)
         # LoRAs first (the base class would do it too; it is idempotent), then refit.
         loaded.loras.activate(loaded.pipe, requests[0].loras, entries)
@@ -272,7 +272,7 @@ class CompiledEngine(DiffusersEngine):
         unet = loaded.pipe.unet
         unet.forward = _compiled_forward(module, choice.bucket, unet, entries)
         try:
-            images = super()._run(loaded, requests, indices, progress)
+            images = super().run_batch(loaded, requests, indices, progress)
         finally:
             del unet.forward  # back to the class's eager forward
         self.used.append(choice.key)
@@ -291,57 +291,69 @@ class CompiledEngine(DiffusersEngine):
         return self._modules[engine.key]
 
     def _load_artifact(self, path: Path) -> Any:
+        """The callable module in a built engine's artifact file."""
         raise NotImplementedError
 
     def _refit_loras(
-        self, loaded: _Loaded, engine: store.BuiltEngine, module: Any, entries: str
+        self, loaded: LoadedPipeline, engine: store.BuiltEngine, module: Any, entries: str
     ) -> None:
-        state = loaded.loras.active if loaded.loras.enabled else ()
-        state = state or ()
+        state = (loaded.loras.active if loaded.loras.enabled else None) or ()
         if self._refit.get(engine.key, ()) == state:
             return
         if state and not engine.info.get("refittable", False):
-            raise EngineError(
-                f"{entries}: LoRAs need a refittable engine; {engine.info.get('profile')} was "
+            raise EngineError.about(
+                entries,
+                f"LoRAs need a refittable engine; {engine.info.get('profile')} was "
                 "built with `refittable: false`: set it true and run `pixelbuild engines build "
-                f"{engine.info.get('profile')}`"
+                f"{engine.info.get('profile')}`",
             )
         weights = fused_unet_state(loaded.pipe.unet, only_lora=True)
         self._apply_weights(loaded, engine, module, weights, entries)
         self._refit[engine.key] = state
 
-    def _apply_weights(self, loaded, engine, module, weights, entries) -> None:
+    def _apply_weights(
+        self,
+        loaded: LoadedPipeline,
+        engine: store.BuiltEngine,
+        module: Any,
+        weights: dict[str, Any],
+        entries: str,
+    ) -> None:
+        """Replace `module`'s copies of `weights` (plain-UNet names) in place or by a refit that
+        stores the new module in `self._modules[engine.key]`."""
         raise NotImplementedError
 
 
-def _compiled_forward(module: Any, bucket: Bucket, unet: Any, entries: str):
+def _compiled_forward(module: Any, bucket: Bucket, unet: Any, entries: str) -> Callable[..., Any]:
     """A replacement for `unet.forward` that runs `module` at its static batch."""
     import torch
 
-    def forward(sample, timestep, encoder_hidden_states=None, *args, **kwargs):
+    def forward(
+        sample: Any, timestep: Any, encoder_hidden_states: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
         return_dict = kwargs.pop("return_dict", True)
         added = kwargs.pop("added_cond_kwargs", None) or {}
         # The pipeline passes these as None (SDXL base: no timestep_cond, no attention mask).
         unused = [k for k, v in kwargs.items() if v is not None and v != {}]
         if args or unused:
-            raise EngineError(
-                f"{entries}: the compiled UNet takes no {', '.join(unused) or 'extra arguments'}"
+            raise EngineError.about(
+                entries, f"the compiled UNet takes no {', '.join(unused) or 'extra arguments'}"
             )
         n = sample.shape[0]
         if n > bucket.unet_batch or tuple(sample.shape[2:]) != (
             bucket.height // 8,
             bucket.width // 8,
         ):
-            raise EngineError(
-                f"{entries}: UNet input {tuple(sample.shape)} does not fit the engine's bucket "
-                f"{bucket.label}"
+            raise EngineError.about(
+                entries,
+                f"UNet input {tuple(sample.shape)} does not fit the engine's bucket {bucket.label}",
             )
         t = torch.as_tensor(timestep, device=sample.device)
         if t.ndim:
             t = t.reshape(-1)[0]
         t = t.to(torch.float32)
 
-        def pad(x):
+        def pad(x: Any) -> Any:
             if x.shape[0] == bucket.unet_batch:
                 return x.contiguous()
             extra = torch.zeros(
@@ -413,21 +425,29 @@ class InductorEngine(CompiledEngine):
 
     name = "inductor"
     compiler = "inductor"
-    version = "1"  # keep equal to ENGINE_VERSIONS["inductor"]
+    version = ENGINES[name].version
 
     def _load_artifact(self, path: Path) -> Any:
         import torch
 
         return torch._inductor.aoti_load_package(str(path))
 
-    def _apply_weights(self, loaded, engine, module, weights, entries) -> None:
+    def _apply_weights(
+        self,
+        loaded: LoadedPipeline,
+        engine: store.BuiltEngine,
+        module: Any,
+        weights: dict[str, Any],
+        entries: str,
+    ) -> None:
         names = set(module.get_constant_fqns())
         constants = {f"unet.{k}": v.detach() for k, v in weights.items()}
         missing = sorted(k for k in constants if k not in names)
         if missing:
-            raise EngineError(
-                f"{entries}: the inductor engine {engine.key[:12]} cannot take these LoRA "
-                f"weights ({missing[0]} is not a replaceable constant); use `fallback: eager`"
+            raise EngineError.about(
+                entries,
+                f"the inductor engine {engine.key[:12]} cannot take these LoRA "
+                f"weights ({missing[0]} is not a replaceable constant); use `fallback: eager`",
             )
         module.load_constants(constants, check_full_update=False)
 
@@ -441,14 +461,21 @@ class TensorRTEngine(CompiledEngine):
 
     name = "tensorrt"
     compiler = "tensorrt"
-    version = "1"  # keep equal to ENGINE_VERSIONS["tensorrt"]
+    version = ENGINES[name].version
 
     def _load_artifact(self, path: Path) -> Any:
         import torch_tensorrt
 
         return torch_tensorrt.load(str(path)).module()
 
-    def _apply_weights(self, loaded, engine, module, weights, entries) -> None:
+    def _apply_weights(
+        self,
+        loaded: LoadedPipeline,
+        engine: store.BuiltEngine,
+        module: Any,
+        weights: dict[str, Any],
+        entries: str,
+    ) -> None:
         import torch
         from diffusers import UNet2DConditionModel
         from torch_tensorrt.dynamo import refit_module_weights

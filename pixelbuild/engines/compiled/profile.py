@@ -21,18 +21,21 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from pixelbuild.engines.sdxl.models import Precision
 from pixelbuild.errors import Issue, Location, ManifestError
 from pixelbuild.manifest.load import validation_issues
 from pixelbuild.manifest.schema import Strict
 from pixelbuild.manifest.source import load_yaml
 
 PROFILE_DIR = "engines"
-COMPILERS = ("tensorrt", "inductor")
-COMPONENTS = ("unet", "text_encoder", "text_encoder_2", "vae")
+Compiler = Literal["tensorrt", "inductor"]
+COMPILERS: tuple[Compiler, ...] = get_args(Compiler)
+Component = Literal["unet", "text_encoder", "text_encoder_2", "vae"]
+COMPONENTS: tuple[Component, ...] = get_args(Component)
 TARGET_PATTERN = r"^(sm_\d{2,3}|cpu)$"
 
 PositiveInt = Annotated[int, Field(ge=1, le=64)]
@@ -75,15 +78,13 @@ class Profile(Strict):
     """One engine profile (see the module docstring)."""
 
     model: str = Field(description="A model name from the manifest's `models:`.")
-    compiler: Literal["tensorrt", "inductor"]
+    compiler: Compiler
     target: str = Field(
         pattern=TARGET_PATTERN,
         description="GPU architecture as sm_XY (GB10 = sm_121, H100 = sm_90), or cpu.",
     )
-    precision: Literal["fp16", "bf16", "fp32"] = "fp16"
-    components: list[Literal["unet", "text_encoder", "text_encoder_2", "vae"]] = Field(
-        default_factory=lambda: ["unet"]
-    )
+    precision: Precision = "fp16"
+    components: list[Component] = Field(default_factory=lambda: [COMPONENTS[0]])
     refittable: bool = Field(
         True, description="Build engines whose weights can be replaced (LoRAs are refits)."
     )

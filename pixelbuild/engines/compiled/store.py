@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from pixelbuild.cache.hashing import digest_json
-from pixelbuild.engines.compiled.profile import Bucket
+from pixelbuild.engines.compiled.profile import Bucket, Compiler
 
 ENGINES_DIR = "engines"
 DESCRIPTION = "engine.json"
 #: Bumped when the exported module's inputs or the file layout change.
 FORMAT = "1"
-ARTIFACTS = {"inductor": "unet.pt2", "tensorrt": "unet.ep"}
+ARTIFACTS: dict[Compiler, str] = {"inductor": "unet.pt2", "tensorrt": "unet.ep"}
 
 
 @dataclass(frozen=True, slots=True)

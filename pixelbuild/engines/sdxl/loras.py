@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pixelbuild.engines.base import LoraRef
 from pixelbuild.errors import EngineError
@@ -32,7 +33,7 @@ class LoraState:
         self.active: tuple[tuple[str, float], ...] | None = None
         self.enabled = True
 
-    def activate(self, pipe, loras: Sequence[LoraRef], entries: str) -> None:
+    def activate(self, pipe: Any, loras: Sequence[LoraRef], entries: str) -> None:
         """Make exactly `loras` (at their weights) active on `pipe`, loading new files once."""
         wanted: dict[str, float] = {}
         for lora in active_loras(loras):
@@ -54,21 +55,23 @@ class LoraState:
             pipe.set_adapters(list(wanted), adapter_weights=list(wanted.values()))
         self.active = target
 
-    def _load(self, pipe, lora: LoraRef, name: str, entries: str) -> None:
+    def _load(self, pipe: Any, lora: LoraRef, name: str, entries: str) -> None:
         path = Path(lora.path)
         if not path.is_file():
-            raise EngineError(f"{entries}: LoRA {lora.name!r}: file {path} not found")
+            raise EngineError.about(entries, f"LoRA {lora.name!r}: file {path} not found")
         if path.suffix.lower() != ".safetensors":
-            raise EngineError(
-                f"{entries}: LoRA {lora.name!r}: {path.name} is not a .safetensors file; pickled "
-                "LoRAs are refused (loading a pickle can run code): convert it to .safetensors"
+            raise EngineError.about(
+                entries,
+                f"LoRA {lora.name!r}: {path.name} is not a .safetensors file; pickled "
+                "LoRAs are refused (loading a pickle can run code): convert it to .safetensors",
             )
         try:
             pipe.load_lora_weights(str(path), adapter_name=name)
         except Exception as exc:
-            raise EngineError(
-                f"{entries}: LoRA {lora.name!r} ({path}) does not fit this SDXL model: "
-                f"{type(exc).__name__}: {exc}"
+            raise EngineError.about(
+                entries,
+                f"LoRA {lora.name!r} ({path}) does not fit this SDXL model: "
+                f"{type(exc).__name__}: {exc}",
             ) from exc
         self.loaded.add(name)
         self.active = None  # loading may change which adapters are active

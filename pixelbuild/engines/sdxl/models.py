@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pixelbuild.engines.base import ModelRef
 from pixelbuild.errors import EngineError
@@ -19,7 +19,9 @@ from pixelbuild.errors import EngineError
 #: Where a single-file checkpoint's component configs come from when the manifest gives none.
 SDXL_BASE_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl"})
-DTYPES = ("fp16", "bf16", "fp32")
+#: The precisions a model runs in (engine profiles compile for the same ones).
+Precision = Literal["fp16", "bf16", "fp32"]
+DTYPES: tuple[Precision, ...] = get_args(Precision)
 
 
 def _download_hint(repo: str, config_only: bool = False) -> str:
@@ -107,10 +109,17 @@ def _hub_snapshot(repo: str, allow_download: bool, config_only: bool = False) ->
     """The local snapshot folder of a hub repository, or None when it is not cached."""
     from huggingface_hub import snapshot_download
 
+    from pixelbuild.cache.hub import hub_cache
+
     patterns = ["*.json", "*.txt"] if config_only else None
-    try:
+    try:  # the cache the resolver fingerprinted, read when called (not when the hub imported)
         return Path(
-            snapshot_download(repo, allow_patterns=patterns, local_files_only=not allow_download)
+            snapshot_download(
+                repo,
+                allow_patterns=patterns,
+                local_files_only=not allow_download,
+                cache_dir=hub_cache(),
+            )
         )
     except Exception:  # LocalEntryNotFoundError, offline errors, bad repo ids
         return None
@@ -144,7 +153,7 @@ def _config_folder(model: ModelRef, allow_download: bool) -> Path:
     return snapshot
 
 
-def _load_vae(model: ModelRef, dtype: Any, allow_download: bool, config: Path | None):
+def _load_vae(model: ModelRef, dtype: Any, allow_download: bool, config: Path | None) -> Any:
     from diffusers import AutoencoderKL
 
     assert model.vae is not None
@@ -216,7 +225,7 @@ def check_model_files(model: ModelRef) -> None:
             _refuse_pickle(vae, f"model {model.name!r}: VAE", model.allow_pickle)
 
 
-def load_pipeline(model: ModelRef, device: str, dtype_name: str, allow_download: bool):
+def load_pipeline(model: ModelRef, device: str, dtype_name: str, allow_download: bool) -> Any:
     """Load `model` as a StableDiffusionXLPipeline on `device` in `dtype_name`."""
     check_model_files(model)
     quiet_libraries()
@@ -229,7 +238,7 @@ def load_pipeline(model: ModelRef, device: str, dtype_name: str, allow_download:
     return pipe.to(device)
 
 
-def _load(model: ModelRef, dtype_name: str, allow_download: bool):
+def _load(model: ModelRef, dtype_name: str, allow_download: bool) -> Any:
     from diffusers import StableDiffusionXLPipeline
 
     dtype = torch_dtype(dtype_name)
@@ -259,9 +268,12 @@ def _load(model: ModelRef, dtype_name: str, allow_download: bool):
             )
         if model.vae:
             kwargs["vae"] = _load_vae(model, dtype, allow_download, snapshot)
-        return _from_pretrained(
-            model.location, dtype_name, safetensors_only, not allow_download, kwargs
-        )
+        if snapshot is not None:  # load the very snapshot the resolver fingerprinted
+            return _from_pretrained(snapshot, dtype_name, safetensors_only, True, kwargs)
+        from pixelbuild.cache.hub import hub_cache
+
+        kwargs["cache_dir"] = str(hub_cache())
+        return _from_pretrained(model.location, dtype_name, safetensors_only, False, kwargs)
     except EngineError:
         raise
     except Exception as exc:
@@ -275,8 +287,12 @@ def _load(model: ModelRef, dtype_name: str, allow_download: bool):
 
 
 def _from_pretrained(
-    where: Any, dtype_name: str, safetensors_only: bool | None, local_only: bool, kwargs: dict
-):
+    where: Any,
+    dtype_name: str,
+    safetensors_only: bool | None,
+    local_only: bool,
+    kwargs: dict[str, Any],
+) -> Any:
     """from_pretrained, trying the fp16 weight variant first for half precision (and after)."""
     from diffusers import StableDiffusionXLPipeline
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pixelbuild.errors import EngineError
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 # name -> (diffusers scheduler class, settings over the model's own scheduler config)
 SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -40,6 +43,7 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def check_scheduler(name: str, entry: str) -> None:
+    """An EngineError naming the known schedulers unless `name` is one."""
     if name not in SCHEDULERS:
         known = ", ".join(sorted(SCHEDULERS))
         raise EngineError(f"{entry}: unknown scheduler {name!r} (known: {known})")
@@ -78,7 +82,7 @@ def to_rgba(images: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(img) for img in np.concatenate([rgb, alpha], axis=-1)]
 
 
-def init_image(array: np.ndarray, width: int, height: int):
+def init_image(array: np.ndarray, width: int, height: int) -> PIL.Image.Image:
     """A uint8 RGB/RGBA/grey array -> an RGB PIL image of the canvas size (alpha over white)."""
     from PIL import Image
 
