@@ -192,12 +192,9 @@ def _parser() -> argparse.ArgumentParser:
     from pixelbuild.engines.compiled.cli import add_engines_command
 
     add_engines_command(sub, common)
-    try:
-        from pixelbuild.doctor import add_doctor_command
-    except ImportError:
-        pass
-    else:
-        add_doctor_command(sub, common)
+    from pixelbuild.doctor import add_doctor_command
+
+    add_doctor_command(sub, common)
     return parser
 
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 class PlainReporter(Reporter):
     """One line per finished entry and per warning; for logs and CI."""
 
-    def __init__(self, stream: TextIO = sys.stderr):
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr  # looked up now: stderr may have been redirected
 
     def start(self, totals: dict[StepKind, int]) -> None:
         parts = [f"{n} {kind.label}" for kind, n in totals.items() if n]
@@ -28,7 +28,7 @@ class PlainReporter(Reporter):
 
     def step_done(self, step: Step, failure: Failure | None, *, skipped: bool = False) -> None:
         if failure is not None and not skipped:
-            print(f"failed: {step.kind.name} of {step.entry}", file=self.stream, flush=True)
+            print(f"failed: {step.kind.name} of {step.label}", file=self.stream, flush=True)
 
     def entry_done(self, name: str, reasons: list[str]) -> None:
         why = f"  ({'; '.join(reasons)})" if reasons else ""
@@ -95,7 +95,7 @@ class RichReporter(Reporter):
         if step.kind is GENERATE and failure is None:
             self.images += 1
         if failure is not None and not skipped:
-            self.console.print(f"[red]failed[/]: {step.kind.name} of {step.entry}")
+            self.console.print(f"[red]failed[/]: {step.kind.name} of {step.label}")
 
     def finish_steps(self) -> None:
         self.progress.stop()

@@ -20,7 +20,6 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +60,8 @@ def item(status: str, message: str, hint: list[str] | None = None, **facts: Any)
 
 
 def _version(dist: str) -> str | None:
+    from importlib import metadata  # not at import: it costs the CLI's start 20 ms
+
     try:
         return metadata.version(dist)
     except Exception:  # PackageNotFoundError, or a broken dist-info

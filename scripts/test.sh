@@ -15,8 +15,8 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "installing pixelbuild[test,sdxl,bench] (CPU torch)"
 python3 -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt -e ".[test,sdxl,bench]"
 step "building the RON and file-watcher checkers (apt + offline cargo)"
-bash scripts/build-ron-check.sh >/dev/null
-bash scripts/build-notify-check.sh >/dev/null
+bash scripts/build-rust-check.sh ron >/dev/null
+bash scripts/build-rust-check.sh notify >/dev/null
 step "ruff"
 python3 -m ruff check .
 step "mypy"

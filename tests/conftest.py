@@ -201,3 +201,31 @@ def fake_hub(root: Path, repo: str, folder: Path | None = None, commit: str = "0
     (base / "refs").mkdir(parents=True, exist_ok=True)
     (base / "refs" / "main").write_text(commit)
     return root
+
+
+def rust_checker(name: str) -> Path:
+    """Path of a Rust checker built by scripts/build-rust-check.sh NAME (`ron`, `notify`).
+
+    Skips with the reason when it cannot be built here (no cargo, no apt); fails instead when
+    PIXELBUILD_REQUIRE_<NAME>_CHECK=1, as CI sets it, so a missing checker never passes silently.
+    """
+    import shutil
+
+    required = os.environ.get(f"PIXELBUILD_REQUIRE_{name.upper()}_CHECK") == "1"
+
+    def unavailable(reason: str) -> None:
+        if required:
+            pytest.fail(f"the {name} checker is required but unavailable: {reason}")
+        pytest.skip(f"the {name} checker is unavailable: {reason}")
+
+    if shutil.which("cargo") is None:
+        unavailable("cargo is not installed")
+    if shutil.which("dpkg") is None:
+        unavailable(f"no dpkg/apt to get Debian's librust-{name}-dev")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "build-rust-check.sh"
+    built = subprocess.run(
+        ["bash", str(script), name], capture_output=True, text=True, timeout=600, check=False
+    )
+    if built.returncode != 0:
+        unavailable(f"{script.name} {name} exited {built.returncode}: {built.stderr[-2000:]}")
+    return Path(built.stdout.strip().splitlines()[-1])

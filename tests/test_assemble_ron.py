@@ -1,44 +1,28 @@
 """Every RON writer's output, parsed by the real `ron` crate (tests/ron_check) and compared.
 
-The checker is built by scripts/build-ron-check.sh (offline, Debian's librust-ron-dev). Without
+The checker is built by scripts/build-rust-check.sh ron (offline, Debian's librust-ron-dev). Without
 cargo or apt the tests skip, unless PIXELBUILD_REQUIRE_RON_CHECK=1 makes that a failure.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import rust_checker
 
 from pixelbuild.assemble import GridLayout, Placement, atlas_layout_ron, bevy_assets_ron
 from pixelbuild.assemble.bevy import IMAGE_LOADER, IMAGE_LOADER_0_14, png_meta_ron
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "build-ron-check.sh"
 
 
 @pytest.fixture(scope="session")
 def ron_check() -> Path:
     """Path of the built checker (built once per session; a rebuild is a no-op when unchanged)."""
-    required = os.environ.get("PIXELBUILD_REQUIRE_RON_CHECK") == "1"
-
-    def unavailable(reason: str) -> None:
-        if required:
-            pytest.fail(f"RON checker required but unavailable: {reason}")
-        pytest.skip(f"RON checker unavailable: {reason}")
-
-    if shutil.which("cargo") is None:
-        unavailable("cargo is not installed")
-    if shutil.which("dpkg") is None:
-        unavailable("no dpkg/apt to get Debian's librust-ron-dev")
-    run = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=600)
-    if run.returncode != 0:
-        unavailable(f"{SCRIPT.name} exited {run.returncode}: {run.stderr.strip()[-2000:]}")
-    return Path(run.stdout.strip().splitlines()[-1])
+    return rust_checker("ron")
 
 
 def parse(checker: Path, text: str, tmp_path: Path, kind: str = "value") -> object:

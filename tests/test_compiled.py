@@ -27,13 +27,13 @@ pytest.importorskip("peft", reason="needs peft (the [sdxl] extra)")
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import run
-from sdxl_tiny import TinyAssets, build_tiny_assets
+from sdxl_tiny import TinyAssets
 
 from pixelbuild.engines.base import GenerateRequest, LoraRef, ModelRef
 from pixelbuild.engines.compiled import store
 from pixelbuild.errors import EngineError
 
-pytestmark = pytest.mark.sdxl
+pytestmark = [pytest.mark.sdxl, pytest.mark.slow]  # a real AOTInductor compile (~1 min)
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = """\
@@ -59,9 +59,9 @@ class Compiled:
 
 
 @pytest.fixture(scope="session")
-def compiled(tmp_path_factory) -> Compiled:
+def compiled(tmp_path_factory, tiny_sdxl) -> Compiled:
     root = tmp_path_factory.mktemp("compiled")
-    tiny = build_tiny_assets(root / "tiny")
+    tiny = tiny_sdxl
     game = root / "game"
     (game / "engines").mkdir(parents=True)
     shutil.copytree(tiny.folder, game / "models" / "tiny")

@@ -19,7 +19,7 @@ def test_a_bug_in_one_step_fails_that_entry_only_and_says_it_is_a_bug(proj, monk
     real = actions.run_pixelize
 
     def broken(step, inputs):
-        if step.entry == "slime":
+        if step.label == "slime":
             raise ZeroDivisionError("division by zero")
         return real(step, inputs)
 

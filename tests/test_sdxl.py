@@ -25,14 +25,14 @@ from pixelbuild.engines.sdxl import SCHEDULERS, DiffusersEngine, circular_paddin
 from pixelbuild.errors import EngineError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sdxl_tiny import TinyAssets, build_tiny_assets  # noqa: E402
+from sdxl_tiny import TinyAssets  # noqa: E402
 
 pytestmark = pytest.mark.sdxl
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> TinyAssets:
-    return build_tiny_assets(tmp_path_factory.mktemp("tiny-sdxl"))
+def tiny(tiny_sdxl) -> TinyAssets:
+    return tiny_sdxl  # built once per session (conftest.py), shared with the other SDXL tests
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ pytest.importorskip("peft", reason="needs peft (the [sdxl] extra)")
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import run
-from sdxl_tiny import TinyAssets, build_tiny_assets
+from sdxl_tiny import TinyAssets
 
 pytestmark = pytest.mark.sdxl
 
@@ -46,8 +46,8 @@ tilesets:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> TinyAssets:
-    return build_tiny_assets(tmp_path_factory.mktemp("tiny-sdxl-build"))
+def tiny(tiny_sdxl) -> TinyAssets:
+    return tiny_sdxl
 
 
 def test_pixelbuild_build_on_the_diffusers_engine(tiny, tmp_path, monkeypatch):
@@ -77,3 +77,28 @@ def test_pixelbuild_build_on_the_diffusers_engine(tiny, tmp_path, monkeypatch):
     assert sorted(second.json["up_to_date"]) == ["grass", "hero", "slime", "walk"]
     after = {p: (project / "assets" / p).read_bytes() for p in pngs}
     assert before == after
+
+
+def test_a_failed_batch_is_one_error_naming_its_entries(tiny, tmp_path):
+    """An engine failure stops a whole batch: it is reported once, under every entry it stopped,
+    and the entries' names are not repeated inside the message."""
+    project = tmp_path / "game"
+    (project / "loras").mkdir(parents=True)
+    shutil.copytree(tiny.folder, project / "models" / "tiny")
+    (project / "loras" / "broken.safetensors").write_bytes(b"not a safetensors file")
+    (project / "pixels.yaml").write_text(
+        "project:\n"
+        "  size: 16\n"
+        "  generate: {engine: diffusers, model: tiny, loras: [broken], steps: 2, canvas: 64}\n"
+        "models:\n  tiny: {path: models/tiny}\n"
+        "loras:\n  broken: {file: loras/broken.safetensors}\n"
+        "sprites:\n  hero: {prompt: a knight}\n  slime: {prompt: a slime}\n"
+    )
+    r = run(["build", "-C", str(project), "--device", "cpu"])
+    assert r.code == 1
+    assert "Traceback" not in r.err
+    errors = [line for line in r.err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, r.err
+    assert errors[0].startswith("error: hero, slime: LoRA 'broken'"), errors
+    assert "hero, slime: hero" not in errors[0] and "internal error" not in r.err
+    assert not (project / "assets").exists()

@@ -39,7 +39,7 @@ from pixelbuild.manifest.schema import (
 from pixelbuild.manifest.source import Document
 from pixelbuild.targets import TARGET_KINDS, FileInput, Generation, PaletteChoice, Target
 
-Path_ = tuple[str | int, ...]  # a place in the manifest, as Document.locate takes it
+Place = tuple[str | int, ...]  # a place in the manifest, as Document.locate takes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +65,10 @@ class Resolver:
         self.issues: list[Issue] = []  # located problems: nothing may be built
         self.absent: dict[str, list[AbsentInput]] = {}  # entry -> inputs only the lock knows
         self._checked: set[Path] = set()
-        self._entry: Path_ = ()
+        self._entry: Place = ()
         self._models: dict[str, ModelRef] = {}
         self._absent_models: dict[str, AbsentInput] = {}  # model -> why it cannot load here
-        self._reported: set[Path_] = set()
+        self._reported: set[Place] = set()
 
     def targets(self) -> list[Target]:
         found: list[Target] = []
@@ -101,7 +101,7 @@ class Resolver:
             image_file = None
             generation = self._generation(e, size)
             prompts = self._prompts(e, generation)
-        palette_at: Path_ = (*self._entry, "palette") if e.palette else ("project", "palette")
+        palette_at: Place = (*self._entry, "palette") if e.palette else ("project", "palette")
         return {
             "name": name,
             "out": self.out_path(name, e),
@@ -189,7 +189,7 @@ class Resolver:
             self._note_absent(self._models[name])
             return self._models[name]
         d = self.m.models[name]
-        place: Path_ = ("models", name)
+        place: Place = ("models", name)
         if d.repo is not None:
             source, location = "hub", d.repo
             digest = hub_revision(d.repo) or self.lock.files.get(f"hub:{d.repo}")
@@ -247,7 +247,7 @@ class Resolver:
 
     # -- palettes and files --
 
-    def _palette(self, spec: str | list[str] | PaletteDef, place: Path_) -> PaletteChoice:
+    def _palette(self, spec: str | list[str] | PaletteDef, place: Place) -> PaletteChoice:
         if isinstance(spec, list):
             return PaletteChoice({"colors": list(spec)})
         if isinstance(spec, str):
@@ -278,7 +278,7 @@ class Resolver:
         except Issue as issue:
             self.issues.append(issue)
 
-    def _file(self, rel: str, place: Path_, *, required: bool = False) -> FileInput:
+    def _file(self, rel: str, place: Place, *, required: bool = False) -> FileInput:
         """Fingerprint a project file (or folder); fall back to the lock's digest when absent.
 
         A `required` file that is neither here nor in the lock is a located issue.
@@ -312,7 +312,7 @@ class Resolver:
         return self.state.digest(path)
 
 
-def _label(place: Path_) -> str | None:
+def _label(place: Place) -> str | None:
     if len(place) >= 2 and place[0] in SINGULAR:
         return f"{SINGULAR[str(place[0])]} {place[1]!r}"
     return "project" if place and place[0] == "project" else None

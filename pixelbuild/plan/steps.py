@@ -67,7 +67,7 @@ class Step:
     target: Target
     params: dict[str, Any]
     inputs: tuple[Step, ...] = ()
-    label: str = ""  # the entry it reports as (a shared palette reports as 'palette:NAME')
+    label: str = ""  # the entry it reports as (default: its target's name; 'palette:NAME')
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -83,7 +83,3 @@ class Step:
                 "inputs": [s.key for s in self.inputs],
             }
         )
-
-    @property
-    def entry(self) -> str:
-        return self.label

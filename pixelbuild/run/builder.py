@@ -202,7 +202,7 @@ class Builder:
         engine = self._engine(batch[0].params["engine"])
         failure = None
         try:
-            progress = self.reporter.generation_progress([s.entry for s in batch])
+            progress = self.reporter.generation_progress([s.label for s in batch])
             requests = [self._requests.pop(s.key) for s in batch]
             images = engine.generate(requests, progress)
             for step, image in zip(batch, images, strict=True):
@@ -231,7 +231,7 @@ class Builder:
         p = step.params
         init = self._load(step.inputs[0]).images[0] if step.inputs else None
         return GenerateRequest(
-            entry=step.entry,
+            entry=step.label,
             prompt=p["prompt"],
             seed=p["seed"],
             width=gen.canvas[0],
@@ -272,7 +272,7 @@ class Builder:
             return self._results[step.key]
         record = self.project.state.record(step.key)
         if record is None:
-            raise _Missing(f"no stored result for the {step.kind} step of {step.entry!r}")
+            raise _Missing(f"no stored result for the {step.kind.name} step of {step.label!r}")
         images = [decode_png(self._blob(d, step)) for d in record.get("blobs", [])]
         files = {path: self._blob(d, step) for path, d in record.get("files", {}).items()}
         out = Result(images=images, files=files, meta=record.get("meta", {}))
@@ -290,7 +290,7 @@ class Builder:
         data = self.project.store.get(digest)
         if data is None:  # missing or corrupt (the store removed it): forget the record
             self.project.state.drop_record(step.key)
-            raise _Missing(f"a blob of the {step.kind} step of {step.entry!r} is missing/corrupt")
+            raise _Missing(f"a blob of the {step.kind.name} step of {step.label!r} is corrupt")
         return data
 
     # -- emission --

@@ -4,7 +4,8 @@ A file may be replaced only if it is absent, already identical, or ours and unto
 in the lock (or in the local emit journal, for a build that was interrupted before the lock was
 written) with the digest it has now. Writes go through a temp file outside the assets tree and
 `os.replace`, so a running game's hot reload never sees a half-written file, and a byte-identical
-file is never rewritten (no spurious reloads).
+file is never rewritten (no spurious reloads). Each rewritten file is then opened for writing and
+closed unchanged (`_close_write`), so that Bevy 0.14-0.16 reload it too.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Emitter:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.state.own(path, digest)  # journal first: a kill after the replace stays ours
             write_atomic(path, data, self._staging_for(path))
+            _close_write(path)
             self.state.remember(path, digest)
         else:
             self.state.own(path, digest)
@@ -91,6 +93,23 @@ class Emitter:
         if os.stat(self.staging).st_dev == os.stat(path.parent).st_dev:
             return self.staging
         return self.assets.parent / ".pixelbuild-staging"
+
+
+def _close_write(path: Path) -> None:
+    """Open `path` for writing and close it unchanged, so that Bevy 0.14-0.16 hot-reload it.
+
+    Bevy reports our rename-in as `AddedAsset`, which only 0.17+ reload (bevyengine/bevy#21183);
+    0.14-0.16, and 0.17+ for a `.meta`, reload on `Modified*` only. A close-write (inotify's
+    IN_CLOSE_WRITE) is `ModifiedAsset`/`ModifiedMeta` for Bevy, and notify-debouncer-full keeps it
+    after a creation (an attribute change such as `os.utime` it drops). No O_TRUNC, no write: the
+    bytes and mtime stay. Nothing is reported on macOS/Windows; any failure is ignored.
+    """
+    flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # permissions, a sharing lock, a symlink or FIFO swapped in
+        return
+    os.close(fd)
 
 
 def _prune_empty_dirs(directory: Path, root: Path) -> None:

@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# Build tests/ron_check (a RON-to-JSON checker on the real `ron` crate) offline and print its path.
+# Build one of the tests' Rust checkers offline, on Debian's packaged crates, and print its path.
 #
-# Needs cargo and Debian's librust-ron-dev + librust-serde-json-dev (installed here when missing,
+#   bash scripts/build-rust-check.sh ron      # tests/ron_check: RON -> JSON on the real `ron` crate
+#   bash scripts/build-rust-check.sh notify   # tests/notify_check: Bevy's file watcher on `notify`
+#
+# Needs cargo and Debian's librust-NAME-dev + librust-serde-json-dev (installed here when missing,
 # which needs root and apt). Cargo uses /usr/share/cargo/registry as a directory source that
 # replaces crates.io, with a CARGO_HOME of its own, so nothing is fetched from the network.
 #
-#   PIXELBUILD_RON_CHECK_TARGET  build directory (default /tmp/pixelbuild-ron-check)
+#   PIXELBUILD_CHECK_TARGET  build directory root (default /tmp; each checker has its own folder)
 #
-# stdout: the binary's path, and nothing else. Progress and errors go to stderr.
+# stdout: the binary's path, and nothing else. Progress and errors go to stderr. A rebuild with
+# nothing changed takes a fraction of a second.
 set -euo pipefail
 
+name="${1:?usage: build-rust-check.sh ron|notify}"
+case "$name" in
+    ron | notify) ;;
+    *) echo "error: unknown checker '$name' (ron or notify)" >&2; exit 2 ;;
+esac
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="$here/tests/ron_check"
-target="${PIXELBUILD_RON_CHECK_TARGET:-/tmp/pixelbuild-ron-check}"
+src="$here/tests/${name}_check"
+target="${PIXELBUILD_CHECK_TARGET:-/tmp}/pixelbuild-$name-check"
 registry=/usr/share/cargo/registry
-packages=(librust-ron-dev librust-serde-json-dev)
+packages=("librust-$name-dev" librust-serde-json-dev)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -35,7 +44,7 @@ fi
 command -v cargo >/dev/null || { echo "error: cargo not found" >&2; exit 3; }
 
 mkdir -p "$target/cargo-home"
-cat >"$target/cargo-home/config.toml" <<EOF
+cat >"$target/cargo-home/config.toml" <<CONFIG
 [source.crates-io]
 replace-with = "debian"
 
@@ -44,7 +53,7 @@ directory = "$registry"
 
 [net]
 offline = true
-EOF
+CONFIG
 
 # Build a copy under the build dir, so Cargo.lock (resolved against whatever versions Debian
 # ships) never lands in the source tree.
@@ -55,6 +64,6 @@ CARGO_HOME="$target/cargo-home" cargo build --offline --quiet \
     --manifest-path "$target/crate/Cargo.toml" --target-dir "$target" >&2 \
     || { echo "error: cargo build failed" >&2; exit 4; }
 
-binary="$target/debug/pixelbuild-ron-check"
+binary="$target/debug/pixelbuild-$name-check"
 [[ -x $binary ]] || { echo "error: $binary not built" >&2; exit 4; }
 echo "$binary"
