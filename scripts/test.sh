@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then lint, type-check and run the whole test suite.
 #
-# Needs: Python 3.11+, and for the Rust checkers cargo plus apt-get as root (Debian/Ubuntu).
+# Needs: Python 3.11+; cargo plus apt-get as root (Debian/Ubuntu) for the Rust checkers; node and
+# npm for the pixi.js check (pixi.js is installed once into ~/.cache/pixelbuild).
 # - Python deps: the package with its [test,sdxl,bench] extras. ci/constraints.txt pins torch to
 #   the CPU build (an unpinned torch would pull several GB of CUDA packages).
 # - A real RON parser (tests/ron_check, Debian's `ron` crate) and a replay of Bevy's file watcher
@@ -22,4 +23,5 @@ python3 -m ruff check .
 step "mypy"
 python3 -m mypy
 step "pytest"
-PIXELBUILD_REQUIRE_RON_CHECK=1 PIXELBUILD_REQUIRE_NOTIFY_CHECK=1 python3 -m pytest "$@"
+PIXELBUILD_REQUIRE_RON_CHECK=1 PIXELBUILD_REQUIRE_NOTIFY_CHECK=1 PIXELBUILD_REQUIRE_PIXI=1 \
+    python3 -m pytest "$@"

@@ -15,6 +15,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -211,12 +212,8 @@ def rust_checker(name: str) -> Path:
     """
     import shutil
 
-    required = os.environ.get(f"PIXELBUILD_REQUIRE_{name.upper()}_CHECK") == "1"
-
-    def unavailable(reason: str) -> None:
-        if required:
-            pytest.fail(f"the {name} checker is required but unavailable: {reason}")
-        pytest.skip(f"the {name} checker is unavailable: {reason}")
+    def unavailable(reason: str) -> NoReturn:
+        tool_unavailable(f"the {name} checker", f"PIXELBUILD_REQUIRE_{name.upper()}_CHECK", reason)
 
     if shutil.which("cargo") is None:
         unavailable("cargo is not installed")
@@ -229,3 +226,10 @@ def rust_checker(name: str) -> Path:
     if built.returncode != 0:
         unavailable(f"{script.name} {name} exited {built.returncode}: {built.stderr[-2000:]}")
     return Path(built.stdout.strip().splitlines()[-1])
+
+
+def tool_unavailable(what: str, require_env: str, reason: str) -> NoReturn:
+    """Skip a test whose outside tool cannot be had here, or fail it when `require_env`=1 (CI)."""
+    if os.environ.get(require_env) == "1":
+        pytest.fail(f"{what} is required but unavailable: {reason}")
+    pytest.skip(f"{what} is unavailable: {reason}")

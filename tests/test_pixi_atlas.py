@@ -15,11 +15,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+from conftest import tool_unavailable
 
-from pixelbuild.assemble import Frame, Tag, aseprite_json
-from pixelbuild.assemble.aseprite import SheetAnimation
+from pixelbuild.assemble import Frame, SheetAnimation, Tag, aseprite_json
 
 CHECK = Path(__file__).resolve().parent / "pixi_check"
 PACKAGE = json.loads((CHECK / "package.json").read_text(encoding="utf-8"))
@@ -36,12 +37,9 @@ def _installed(folder: Path) -> bool:
 @pytest.fixture(scope="session")
 def pixi_modules() -> Path:
     """A folder whose node_modules holds the pinned pixi.js (installed on first use)."""
-    required = os.environ.get("PIXELBUILD_REQUIRE_PIXI") == "1"
 
-    def unavailable(reason: str) -> None:
-        if required:
-            pytest.fail(f"pixi.js check required but unavailable: {reason}")
-        pytest.skip(f"pixi.js check unavailable: {reason}")
+    def unavailable(reason: str) -> NoReturn:
+        tool_unavailable("the pixi.js check", "PIXELBUILD_REQUIRE_PIXI", reason)
 
     if shutil.which("node") is None:
         unavailable("node is not installed")
@@ -53,7 +51,6 @@ def pixi_modules() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         unavailable(f"npm is not installed and {folder} has no pixi.js {PIXI_VERSION}")
-    assert npm is not None
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
