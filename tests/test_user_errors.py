@@ -38,6 +38,17 @@ def test_messages_do_not_leak_pydantic_internals(make_project, snippet, expected
     assert expected in r.err and leak not in r.err.lower(), r.err
 
 
+def test_type_errors_read_as_the_manifest_speaks(make_project):
+    p = make_project(
+        "sprites:\n  hero: {prompt: a, seed: -1, pixel: {dither: bayer3}}\n", palette=None
+    )
+    r = pb(p, "plan")
+    assert r.code == 2
+    assert "seed: must be greater than or equal to 0" in r.err, r.err
+    assert "pixel.dither: must be 'none', 'bayer2', 'bayer4' or 'bayer8'" in r.err, r.err
+    assert "Input should" not in r.err
+
+
 def test_wrong_version_says_what_is_supported(make_project):
     p = make_project("version: 2\nsprites:\n  hero: {prompt: a}\n", palette=None)
     r = pb(p, "plan")

@@ -93,8 +93,12 @@ def _issue(
 
 
 def _message(error: dict[str, Any]) -> str:
-    msg = str(error["msg"])
-    return msg.removeprefix("Value error, ")
+    """Pydantic's message in the manifest's words: 'must be ...' for 'Input should be ...'."""
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    for theirs, ours in (("Input should be ", "must be "), ("String should ", "must ")):
+        if msg.startswith(theirs):
+            msg = ours + msg.removeprefix(theirs)
+    return msg
 
 
 def _entry_label(loc: Sequence[str | int]) -> str | None:
