@@ -79,7 +79,7 @@ def _issue(
             message += f" (did you mean {hint[0]!r}?)"
         return Issue(message, doc.locate(loc, key=True), entry)
     if "[key]" in loc:
-        return Issue(f"invalid name: {error['msg']}", doc.locate(loc, key=True), entry)
+        return Issue(f"invalid name: {_message(error)}", doc.locate(loc, key=True), entry)
     if error["type"] == "missing":
         return Issue(f"missing required key {loc[-1]!r}", doc.locate(loc), entry)
     messages = list(dict.fromkeys(_message(e) for e in group))

@@ -29,8 +29,7 @@ MANIFEST_VERSION = 1
 def _check_name(name: str) -> str:
     if not re.fullmatch(NAME_PATTERN, name):
         raise ValueError(
-            f"{name!r} is not a name: use letters, digits, '_', '.' and '-', "
-            "starting with a letter or digit"
+            f"{name!r}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
         )
     return name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def open_project(
     cache = default_cache(directory)
     if parsed.project.cache and "PIXELBUILD_CACHE" not in os.environ:
         cache = directory / parsed.project.cache
+    fresh_cache = not cache.exists()
     state = State(cache / "state.db", readonly=readonly)
     lock_path = manifest_path.parent / LOCK_NAME
     lock = read_lock(lock_path)
@@ -95,6 +97,8 @@ def open_project(
     targets = resolver.targets()
     if resolver.issues:
         state.close()
+        if fresh_cache:  # "nothing was written": not even the cache it just made
+            shutil.rmtree(cache, ignore_errors=True)
         raise ManifestError(sorted(resolver.issues, key=_position))
     return Project(
         dir=manifest_path.parent,
