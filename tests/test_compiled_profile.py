@@ -84,7 +84,7 @@ def test_profile_errors_are_located_with_hints(tmp_path):
     [
         ("compiler: tensorrt\ntarget: cpu\nprecision: fp32\n", "needs a GPU target"),
         ("compiler: inductor\ntarget: cpu\nprecision: fp16\n", "fp16 on the cpu"),
-        ("compiler: inductor\ntarget: gb10\n", "should match pattern"),
+        ("compiler: inductor\ntarget: gb10\n", "'gb10' is not a GPU architecture: use sm_XY"),
         ("compiler: onnx\ntarget: cpu\n", "'tensorrt' or 'inductor'"),
         ("compiler: inductor\ntarget: cpu\ncomponents: [vae]\n", "must start with 'unet'"),
         ("compiler: inductor\ntarget: cpu\ncomponents: [unet, vae]\n", "only the UNet"),

@@ -80,7 +80,7 @@ class Profile(Strict):
     model: str = Field(description="A model name from the manifest's `models:`.")
     compiler: Compiler
     target: str = Field(
-        pattern=TARGET_PATTERN,
+        json_schema_extra={"pattern": TARGET_PATTERN},
         description="GPU architecture as sm_XY (GB10 = sm_121, H100 = sm_90), or cpu.",
     )
     precision: Precision = "fp16"
@@ -109,6 +109,16 @@ class Profile(Strict):
                 "encoders and the VAE run eager)"
             )
         return value
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: str) -> str:
+        if not re.fullmatch(TARGET_PATTERN, target):
+            raise ValueError(
+                f"target {target!r} is not a GPU architecture: use sm_XY (GB10 = sm_121, "
+                "H100 = sm_90; `pixelbuild doctor` shows this machine's) or cpu"
+            )
+        return target
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
