@@ -27,13 +27,11 @@ from pixelbuild.engines.registry import ENGINES
 from pixelbuild.errors import Issue
 from pixelbuild.manifest.schema import (
     SINGULAR,
-    Animation,
     EntryBase,
     GenerationSettings,
     LoraUse,
     Manifest,
     PaletteDef,
-    Tileset,
     default_out,
 )
 from pixelbuild.manifest.source import Document
@@ -90,8 +88,6 @@ class Resolver:
         m = self.m
         size = _pair(e.size or m.project.size or defaults.SIZE)
         pixel = _merge(dict(defaults.PIXEL), m.project.pixel, e.pixel)
-        if isinstance(e, Tileset) and (e.pixel is None or e.pixel.background is None):
-            pixel["background"] = defaults.TILE_BACKGROUND
         image = getattr(e, "image", None)
         generation = None
         prompts: tuple[str, ...] = ()
@@ -127,22 +123,9 @@ class Resolver:
         return members
 
     def _prompts(self, e: EntryBase, gen: Generation) -> tuple[str, ...]:
+        """One prompt per image, with the LoRAs' trigger words in front."""
         prefix = ", ".join(gen.triggers)
-
-        def full(text: str) -> str:
-            return f"{prefix}, {text}" if prefix else text
-
-        if isinstance(e, Animation):
-            n = e.frame_count
-            if e.prompts is not None:
-                return tuple(full(p) for p in e.prompts)
-            template = e.prompt or ""
-            return tuple(
-                full(template.replace("{i}", str(i)).replace("{n}", str(n))) for i in range(n)
-            )
-        if isinstance(e, Tileset):
-            return tuple(full(e.prompt) for _ in range(e.variants))
-        return (full(e.prompt or ""),)
+        return tuple(f"{prefix}, {text}" if prefix else text for text in e.prompt_texts())
 
     # -- generation --
 

@@ -213,6 +213,10 @@ class EntryBase(GenerationSettings):
     pixel: PixelSettings | None = None
     out: str | None = Field(None, description="Output PNG, relative to the assets root.")
 
+    def prompt_texts(self) -> list[str]:
+        """The prompt of each image the entry paints, in order."""
+        return [self.prompt or ""]
+
 
 class Sprite(EntryBase):
     """One image: from a prompt, or from an image file brought onto the palette."""
@@ -275,6 +279,14 @@ class Animation(EntryBase):
     def frame_count(self) -> int:
         return len(self.prompts) if self.prompts is not None else int(self.frames or 1)
 
+    def prompt_texts(self) -> list[str]:
+        """Each frame's prompt: `prompts`, or `prompt` with {i} and {n} filled in."""
+        if self.prompts is not None:
+            return list(self.prompts)
+        n = self.frame_count
+        template = self.prompt or ""
+        return [template.replace("{i}", str(i)).replace("{n}", str(n)) for i in range(n)]
+
 
 class Tileset(EntryBase):
     """N seamless tile variants of one tile size, on a grid sheet."""
@@ -286,6 +298,9 @@ class Tileset(EntryBase):
     variants: PositiveInt = Field(defaults.VARIANTS, le=256)
     columns: PositiveInt | None = None
     padding: int = Field(0, ge=0, le=16)
+
+    def prompt_texts(self) -> list[str]:
+        return [self.prompt] * self.variants  # one seed each
 
 
 class Atlas(Strict):

@@ -16,7 +16,7 @@ from pixelbuild.cache.hashing import short_digest
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
 from pixelbuild.plan.steps import PALETTE, STEP_KINDS, Step
-from pixelbuild.targets import AtlasTarget, ImageTarget, Target
+from pixelbuild.targets import ImageTarget, Target
 
 
 @dataclass
@@ -86,12 +86,9 @@ class Planner:
         self._by_name = {t.name: t for t in targets}
         self._palettes = self._shared_palettes(targets)
         entries = []
-        # atlases use the other kinds' steps
-        for target in sorted(targets, key=lambda t: isinstance(t, AtlasTarget)):
+        for target in targets:
             final = target.final_step(self)
-            members = {}
-            if isinstance(target, AtlasTarget):
-                members = {m: [s.key for s in self._pixelized[m]] for m in target.members}
+            members = {m: [s.key for s in self._member_steps(m)] for m in target.member_names()}
             plan = EntryPlan(target, final, members)
             if only is None or target.name in only:
                 self._check(plan)
@@ -123,6 +120,11 @@ class Planner:
 
     def shared_palette(self, name: str) -> Step | None:
         return self._palettes.get(name)
+
+    def _member_steps(self, name: str) -> list[Step]:
+        member = self.target(name)
+        assert isinstance(member, ImageTarget), f"{name} has no frames of its own"
+        return self.pixelized(member)
 
     def _shared_palettes(self, targets: list[Target]) -> dict[str, Step]:
         groups: dict[str, list[ImageTarget]] = {}

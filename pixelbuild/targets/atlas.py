@@ -59,6 +59,9 @@ class AtlasTarget(Target):
     def fields(self) -> dict[str, Any]:
         return super().fields() | self.layout() | {"include": list(self.members)}
 
+    def member_names(self) -> tuple[str, ...]:
+        return self.members
+
     def member_targets(self, by_name: dict[str, Target]) -> list[ImageTarget]:
         found = [by_name[m] for m in self.members]
         assert all(isinstance(t, ImageTarget) for t in found)

@@ -145,6 +145,10 @@ class Target(ABC):
         """The names its frames go by in an atlas."""
         return [self.name]
 
+    def member_names(self) -> tuple[str, ...]:
+        """Other entries whose frames this one is made of (an atlas's members)."""
+        return ()
+
     @abstractmethod
     def final_step(self, graph: Graph) -> Step:
         """The assemble step whose result is this target's files."""

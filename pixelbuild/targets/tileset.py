@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pixelbuild import defaults
 from pixelbuild.targets.sheet import SheetTarget
 
 if TYPE_CHECKING:
@@ -21,7 +22,10 @@ class TilesetTarget(SheetTarget):
 
     @classmethod
     def resolve(cls, name: str, entry: Tileset, r: Resolver) -> TilesetTarget:
-        return cls(**r.image_fields(name, entry), columns=entry.columns, padding=entry.padding)
+        fields = r.image_fields(name, entry)
+        if entry.pixel is None or entry.pixel.background is None:  # tiles fill their cell
+            fields["pixel"]["background"] = defaults.TILE_BACKGROUND
+        return cls(**fields, columns=entry.columns, padding=entry.padding)
 
     def layout(self) -> dict[str, Any]:
         return {"columns": self.columns, "padding": self.padding}
