@@ -404,3 +404,22 @@ def test_palette_map_matches_brute_force(pal, seed):
     exact = nearest_index(srgb_to_oklab(rgb), pm.lab)
     assert (fast[: len(palette)] == np.arange(len(palette))).all()
     assert (fast == exact).mean() >= 0.999
+
+
+@pytest.mark.parametrize("drift", [-1, 1])
+def test_sub_pixel_drift_either_way_never_shifts_the_picture(drift):
+    """A drift of a pixel left (or up) is a grid offset of -1, not 7 of 8 (which would drop the
+    first column, pad one at the end, and shift the whole picture by a cell)."""
+    pal = builtin_palette("pico-8")
+    rng = np.random.default_rng(11)
+    art = pal[rng.integers(0, 16, (16, 16))]
+    big = upscale_nearest(art, 8)
+    fill = np.array([255, 0, 77], np.uint8)  # what a resampler puts where nothing was
+    moved = np.empty_like(big)
+    moved[:] = fill
+    if drift < 0:
+        moved[:-1, :-1] = big[1:, 1:]
+    else:
+        moved[1:, 1:] = big[:-1, :-1]
+    out = pixelize(moved, (16, 16), pal, PLAIN)
+    assert (out[..., :3] == art).all(-1).mean() >= 0.99

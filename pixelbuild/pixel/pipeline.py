@@ -15,14 +15,14 @@ from .oklab import oklab_to_srgb, srgb_to_oklab
 from .quantize import PaletteMap, cells6, palette_map
 from .reduce import (
     axis_samples,
-    best_start,
+    best_grid,
     cell_counts,
-    edge_profile,
     expand_outlines,
     gather_blocks,
     kcentroid_colors,
     majority,
     median_colors,
+    nominal,
 )
 
 METHODS = ("majority", "nearest", "median", "kcentroid", "contrast")
@@ -247,11 +247,11 @@ def _background_candidates(
 def _grid(src: _Source, size: tuple[int, int], p: PixelParams) -> tuple[np.ndarray, np.ndarray]:
     """Source rows and columns sampled by each target cell, at the best grid phase."""
     (H, W), (w, h) = src.shape, size
-    x0 = y0 = 0.0
+    gx, gy = nominal(W, w), nominal(H, h)
     if p.phase_search:
-        x0 = best_start(edge_profile(src.code, 1), W, w, min_edge=H / h / 2)
-        y0 = best_start(edge_profile(src.code, 0), H, h, min_edge=W / w / 2)
-    return axis_samples(H, h, y0), axis_samples(W, w, x0)
+        gx = best_grid(src.code, 1, w, min_edge=H / h / 2)
+        gy = best_grid(src.code, 0, h, min_edge=W / w / 2)
+    return axis_samples(H, h, gy), axis_samples(W, w, gx)
 
 
 def _vote(

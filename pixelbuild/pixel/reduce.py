@@ -1,24 +1,38 @@
 """Known-grid reduction: cell boundaries, grid-phase search, and per-cell colour choice.
 
 The target size is always known, so the grid is never guessed: cell k of an axis spans
-[round(start + k*s), round(start + (k+1)*s)) with s = source/target (proportional boundaries when
-s is not an integer). Only the phase `start` is searched. Cells that hang over the image edge read
-the edge pixels again (edge-replicate padding); nothing is cropped.
+[round(start + k*step), round(start + (k+1)*step)), nominally with step = source/target and
+start 0. The phase is searched within half a cell, and the step within a small slide (art that
+was resampled by a slightly wrong factor). Cells that hang over the image edge read the edge
+pixels again (edge-replicate padding); nothing is cropped.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .quantize import PaletteMap
 
 
-def axis_bounds(n_src: int, n_dst: int, start: float) -> np.ndarray:
-    """Cell boundaries (n_dst + 1,) in source pixels; may lie outside 0..n_src (padding)."""
-    s = n_src / n_dst
-    return np.floor(start + np.arange(n_dst + 1) * s + 0.5).astype(np.intp)
+@dataclass(frozen=True, slots=True)
+class AxisGrid:
+    """Cell k of an axis spans [round(start + k*step), round(start + (k+1)*step))."""
+
+    start: float
+    step: float
+
+
+def nominal(n_src: int, n_dst: int) -> AxisGrid:
+    """The grid that spreads `n_dst` cells evenly over `n_src` pixels, from pixel 0."""
+    return AxisGrid(0.0, n_src / n_dst)
+
+
+def axis_bounds(n_dst: int, grid: AxisGrid) -> np.ndarray:
+    """Cell boundaries (n_dst + 1,) in source pixels; may lie outside the image (padding)."""
+    return np.floor(grid.start + np.arange(n_dst + 1) * grid.step + 0.5).astype(np.intp)
 
 
 def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
@@ -30,37 +44,62 @@ def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
     return np.concatenate([[0], change]).astype(np.int64)
 
 
-def best_start(profile: np.ndarray, n_src: int, n_dst: int, min_edge: float = 1.0) -> float:
-    """The grid phase whose interior cell borders collect the most edges.
+def best_grid(code: np.ndarray, axis: int, n_dst: int, min_edge: float = 1.0) -> AxisGrid:
+    """The grid of `code` (H, W palette indices) along `axis` whose borders collect the most edges.
 
-    Offset o can be read as a shift right (o) or left (o - s): the two share every border but one
-    at an end, and differ in which partial edge cell is dropped. The smaller drop wins unless the
-    other reading gains a real edge (at least `min_edge` changes, about half a cell of rows), so a
-    single noisy pixel at the image border cannot move the picture by a cell.
+    Each offset o in [0, step) has two readings: start at o (the strip [0, o) is dropped and the
+    last cell hangs over the end) or at o - step (the strip at the far end is dropped). The reading
+    that drops less information wins: fewer dropped pixels that differ from the kept pixel next to
+    them (a replicated margin is free to drop; a sliver of another cell is not). The step is
+    searched within a slide of one pixel per 64 cells each way plus half a cell over the whole
+    axis (art resampled by a slightly wrong factor). The nominal grid (offset 0, step
+    n_src/n_dst) wins unless another collects at least `min_edge` more changes (about half a cell
+    of rows), so noise cannot move a clean picture.
     """
+    lines = code if axis == 1 else code.T  # lines[:, x]: the pixels at position x along the axis
+    n_src = lines.shape[1]
+    profile = edge_profile(code, axis)
+    base = nominal(n_src, n_dst)
+    if base.step < 2:
+        return base
 
-    def score(start: float) -> int:
-        inner = axis_bounds(n_src, n_dst, start)[1:-1]
+    def score(grid: AxisGrid) -> int:
+        inner = axis_bounds(n_dst, grid)[1:-1]
         return int(profile[inner[(inner >= 1) & (inner < n_src)]].sum())
 
-    s = n_src / n_dst
-    best_key, best = None, 0.0
-    for o in range(math.ceil(s)) if s >= 2 else [0]:
-        if o == 0:
-            start, sc = 0.0, score(0.0)
-        else:
-            pref, other = (float(o), o - s) if o <= s / 2 else (o - s, float(o))
-            sp, so = score(pref), score(other)
-            start, sc = (other, so) if so - sp >= max(1.0, min_edge) else (pref, sp)
-        key = (-sc, abs(start), start)
-        if best_key is None or key < best_key:
-            best_key, best = key, start
+    def dropped(grid: AxisGrid) -> int:
+        b = axis_bounds(n_dst, grid)
+        lead, trail = int(np.clip(b[0], 0, n_src)), int(np.clip(b[-1], 0, n_src))
+        lost = 0
+        if 0 < lead < n_src:
+            lost += int(np.count_nonzero(lines[:, :lead] != lines[:, lead : lead + 1]))
+        if 0 < trail < n_src:
+            lost += int(np.count_nonzero(lines[:, trail:] != lines[:, trail - 1 : trail]))
+        return lost
+
+    def reading(offset: int, step: float) -> AxisGrid:
+        if offset == 0:
+            return AxisGrid(0.0, step)
+        near, far = sorted((AxisGrid(float(offset), step), AxisGrid(offset - step, step)),
+                           key=lambda g: abs(g.start))  # fmt: skip
+        return far if dropped(far) < dropped(near) else near
+
+    half = base.step / 2
+    slide = max(1.0, n_dst / 64) + half  # pixels the last border may move
+    steps = base.step + np.linspace(-slide, slide, 2 * math.ceil(slide) + 1) / n_dst
+    grids = [reading(o, float(st)) for st in steps for o in range(math.ceil(base.step))]
+    grids.sort(key=lambda g: (abs(g.start) + abs(g.step - base.step) * n_dst, g.start, g.step))
+    best, best_score = base, score(base)
+    for grid in grids:
+        sc = score(grid)
+        if sc >= best_score + max(1.0, min_edge):
+            best, best_score = grid, sc
     return best
 
 
-def axis_samples(n_src: int, n_dst: int, start: float) -> np.ndarray:
+def axis_samples(n_src: int, n_dst: int, grid: AxisGrid) -> np.ndarray:
     """Source index of each sample (n_dst, m): every cell read as m evenly spread pixels."""
-    b = axis_bounds(n_src, n_dst, start)
+    b = axis_bounds(n_dst, grid)
     size = np.maximum(np.diff(b), 1)
     m = int(size.max())
     pos = b[:-1, None] + (np.arange(m)[None, :] * size[:, None]) // m
