@@ -151,3 +151,26 @@ def test_hand_written_rust_module_is_not_overwritten(make_project):
     assert r.code == 1
     assert "rust_module" in r.json["failed"]
     assert (project.dir / "src/assets.rs").read_text() == "pub const MINE: u32 = 1;\n"
+
+
+def test_an_image_import_keeps_its_background_and_single_pixel_details(make_project):
+    """`image:` art is someone's drawing: an opaque scene keeps every cell, a lone highlight
+    pixel stays; only generated images get background removal and orphan clean-up."""
+    p = make_project(
+        """\
+        sprites:
+          scene: {image: art/scene.png, size: 8, palette: [ "#1d2b53", "#29adff", "#fff1e8"]}
+        """,
+        palette=None,
+    )
+    art = np.zeros((8, 8, 3), np.uint8)
+    art[:] = (0x1D, 0x2B, 0x53)  # night sky all round the border, like a background would be
+    art[5:, :] = (0x29, 0xAD, 0xFF)
+    art[2, 3] = (0xFF, 0xF1, 0xE8)  # one star: a single pixel, no neighbour of its colour
+    (p.dir / "art").mkdir()
+    Image.fromarray(art.repeat(8, 0).repeat(8, 1)).save(p.dir / "art" / "scene.png")
+    r = pb(p, "build")
+    assert r.code == 0, r.err
+    out = np.asarray(Image.open(p.assets / "sprites" / "scene.png").convert("RGBA"))
+    assert (out[..., 3] == 255).all()
+    assert np.array_equal(out[..., :3], art)

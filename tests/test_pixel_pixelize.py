@@ -423,3 +423,33 @@ def test_sub_pixel_drift_either_way_never_shifts_the_picture(drift):
         moved[1:, 1:] = big[:-1, :-1]
     out = pixelize(moved, (16, 16), pal, PLAIN)
     assert (out[..., :3] == art).all(-1).mean() >= 0.99
+
+
+def test_background_auto_keeps_a_border_that_is_not_one_colour():
+    """An opaque scene or tile sheet: its border is many colours, so nothing is flooded away."""
+    pal = builtin_palette("pico-8")
+    rng = np.random.default_rng(5)
+    art = pal[rng.integers(0, 16, (16, 16))]
+    notes: list[str] = []
+    out = pixelize(upscale_nearest(art, 8), (16, 16), pal, PixelParams(background="auto"), notes)
+    assert (out[..., 3] == 255).all()
+    assert notes and "border is not one colour" in notes[0]
+
+
+def test_background_auto_never_removes_nearly_everything():
+    pal = builtin_palette("pico-8")
+    art = np.tile(pal[7], (16, 16, 1))  # one colour all over: not a sprite on a background
+    art[8, 8] = pal[8]
+    notes: list[str] = []
+    out = pixelize(upscale_nearest(art, 8), (16, 16), pal, PixelParams(background="auto"), notes)
+    assert (out[..., 3] == 255).all()
+    assert notes and "background kept" in notes[0]
+
+
+def test_an_image_with_transparency_is_not_flooded():
+    pal = builtin_palette("pico-8")
+    art = np.zeros((8, 8, 4), np.uint8)
+    art[2:6, 2:6] = (*pal[8], 255)
+    art[0, :] = (*pal[7], 255)  # an opaque top row in the border colour's place
+    out = pixelize(upscale_nearest(art, 8), (8, 8), pal, PixelParams(background="auto"))
+    assert np.array_equal(out[..., 3] > 0, art[..., 3] > 0)

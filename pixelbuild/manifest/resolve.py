@@ -87,8 +87,9 @@ class Resolver:
         """The fields every painted (or read) target has, resolved."""
         m = self.m
         size = _pair(e.size or m.project.size or defaults.SIZE)
-        pixel = _merge(dict(defaults.PIXEL), m.project.pixel, e.pixel)
         image = getattr(e, "image", None)
+        base = defaults.PIXEL if image is None else defaults.PIXEL | defaults.IMPORT_PIXEL
+        pixel = _merge(dict(base), m.project.pixel, e.pixel)
         generation = None
         prompts: tuple[str, ...] = ()
         if image is not None:

@@ -126,9 +126,11 @@ class PixelSettings(Strict):
     )
     background: Literal["auto", "none"] | Color | None = Field(
         None,
-        description="'auto': remove the background by flood fill from the border; 'none': keep "
-        f"it; a colour: remove that key colour {shown(PIXEL, 'background')}; tiles default to "
-        f"{defaults.TILE_BACKGROUND!r}.",
+        description="'auto': remove the background by flood fill from the border, where the "
+        "border is mostly one colour and the picture is not all background; 'none': keep it; a "
+        f"colour: remove that key colour {shown(PIXEL, 'background')}; tiles and `image:` "
+        f"sprites default to {defaults.TILE_BACKGROUND!r} (an image's own transparency is "
+        "kept).",
     )
     tolerance: float | None = Field(
         None,
@@ -139,7 +141,8 @@ class PixelSettings(Strict):
     remove_orphans: bool | None = Field(
         None,
         description="Drop single pixels with no neighbour of their colour "
-        f"{shown(PIXEL, 'remove_orphans')}.",
+        f"{shown(PIXEL, 'remove_orphans')}; `image:` sprites keep them "
+        f"({str(defaults.IMPORT_PIXEL['remove_orphans']).lower()}).",
     )
     outline: Color | Literal["auto", "none"] | None = Field(
         None,

@@ -92,19 +92,30 @@ def _near_mask(cells: np.ndarray, target_lab: np.ndarray, tol: float) -> np.ndar
     return (d <= np.float32(tol * tol))[cells]
 
 
-def _border_color(rgb: np.ndarray, transparent: np.ndarray | None, idx: np.ndarray):
-    """The background colour (OKLab) read from the image border, or None if the border is clear."""
+# `background: auto` removes a background only where one is plausible: most of the border one
+# colour, and at most this share of the cells removed (more is the picture itself).
+BORDER_SHARE = 0.6
+MAX_REMOVED = 0.95
 
-    def ring(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
-    px, ids = ring(rgb), ring(idx)
-    if transparent is not None:
-        keep = ~ring(transparent)
-        if keep.sum() * 4 < len(keep):
-            return None
-        px, ids = px[keep], ids[keep]
-    mode = np.bincount(ids).argmax()
+def _ring(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def _border_color(src: _Source, notes: list[str]) -> np.ndarray | None:
+    """The background colour (OKLab) read from the image border, or None when the border holds
+    no plausible background (transparent already, or not mostly one colour)."""
+    if src.transparent is not None and src.transparent.any():
+        return None  # the image brings its own transparency: nothing to flood
+    px, ids = _ring(src.rgb), _ring(src.idx)
+    counts = np.bincount(ids)
+    mode = int(counts.argmax())
+    if counts[mode] < BORDER_SHARE * len(ids):
+        notes.append(
+            f"background kept: the border is not one colour (the most common covers "
+            f"{counts[mode] / len(ids):.0%}); set `background:` to a colour or 'none'"
+        )
+        return None
     return np.median(srgb_to_oklab(px[ids == mode]), axis=0).astype(np.float32)
 
 
@@ -148,11 +159,13 @@ def pixelize(
     size: tuple[int, int],
     palette: np.ndarray,
     params: PixelParams | None = None,
+    notes: list[str] | None = None,
 ) -> np.ndarray:
     """Reduce `image` (uint8 RGB/RGBA, any size) to `size` = (width, height) on `palette` (K, 3).
 
     Returns uint8 (height, width, 4): RGB only from the palette, alpha 0 or 255, transparent RGB 0.
-    Deterministic. The upscale setting is not applied here (see `upscale`).
+    Deterministic. The upscale setting is not applied here (see `upscale`). What the user should
+    know (a background that was not plausible, so kept) is appended to `notes`.
 
     Stages: snap every source pixel to the palette; mark background candidates; find the grid
     phase; let each cell vote, removing background without halos; refine with the chosen
@@ -171,10 +184,18 @@ def pixelize(
         fy, fx = math.ceil(h / img.shape[0]), math.ceil(w / img.shape[1])
         img = np.repeat(np.repeat(img, fy, axis=0), fx, axis=1)
 
+    notes = [] if notes is None else notes
     src = _snap(img, (w, h), p, pm)
-    bg, cand = _background_candidates(src, p)
+    bg, cand = _background_candidates(src, p, notes)
     ys, xs = _grid(src, (w, h), p)
     choice, removed, clear = _vote(src, cand, ys, xs, (w, h), p, pm)
+    if cand is not None and (removed & ~clear).mean() > MAX_REMOVED:
+        notes.append(
+            f"background kept: removing it would leave {1 - removed.mean():.0%} of the picture; "
+            "set `background:` to a colour or 'none'"
+        )
+        bg = cand = None
+        choice, removed, clear = _vote(src, None, ys, xs, (w, h), p, pm)
     if cand is not None and bg is not None:
         choice, removed = _unmix_fringe(src, bg, ys, xs, choice, removed, clear, pm)
     choice = _refine(src, ys, xs, choice, p, pm)
@@ -226,14 +247,14 @@ def _snap(img: np.ndarray, size: tuple[int, int], p: PixelParams, pm: PaletteMap
 
 
 def _background_candidates(
-    src: _Source, p: PixelParams
+    src: _Source, p: PixelParams, notes: list[str]
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The background colour (OKLab) and the source pixels near it: near the border colour
     (`auto`) or the key colour. (None, None) when there is no background to remove."""
     if p.background == "none":
         return None, None
     if p.background == "auto":
-        bg = _border_color(src.rgb, src.transparent, src.idx)
+        bg = _border_color(src, notes)
     else:
         bg = srgb_to_oklab(np.array(parse_color(p.background), dtype=np.uint8))
     if bg is None:

@@ -64,8 +64,10 @@ def run_pixelize(step: Step, inputs: list[Result]) -> Result:
     factor = int(settings.pop("upscale", 1))
     params = PixelParams(**settings, tileable=bool(step.params["tileable"]))
     w, h = step.params["size"]
-    image = pixelize(raw.images[0], (w, h), palette, params)
-    return Result(images=[upscale(image, factor) if factor > 1 else image])
+    notes: list[str] = []
+    image = pixelize(raw.images[0], (w, h), palette, params, notes)
+    meta = {"notes": notes} if notes else {}
+    return Result(images=[upscale(image, factor) if factor > 1 else image], meta=meta)
 
 
 def run_assemble(step: Step, inputs: list[Result]) -> Result:

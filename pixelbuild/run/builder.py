@@ -195,7 +195,10 @@ class Builder:
 
     def _run_one(self, step: Step) -> None:
         inputs = [self._load(s) for s in step.inputs]
-        self._store(step, step.kind.run()(step, inputs))
+        out = step.kind.run()(step, inputs)
+        self._store(step, out)
+        for note in dict.fromkeys(out.meta.get("notes", [])):
+            self.reporter.warn(f"{step.label}: {note}")
 
     def _generate(self, batch: list[Step], result: BuildResult) -> Failure | None:
         """Run one batch through its engine and store each image as it comes back."""
