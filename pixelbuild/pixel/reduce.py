@@ -52,49 +52,69 @@ def best_grid(code: np.ndarray, axis: int, n_dst: int, min_edge: float = 1.0) ->
     that drops less information wins: fewer dropped pixels that differ from the kept pixel next to
     them (a replicated margin is free to drop; a sliver of another cell is not). The step is
     searched within a slide of one pixel per 64 cells each way plus half a cell over the whole
-    axis (art resampled by a slightly wrong factor). The nominal grid (offset 0, step
-    n_src/n_dst) wins unless another collects at least `min_edge` more changes (about half a cell
-    of rows), so noise cannot move a clean picture.
+    axis (art resampled by a slightly wrong factor). Grids are tried nearest the nominal one
+    (offset 0, step n_src/n_dst) first, and a farther one wins only by collecting more changes: at
+    least one more for another offset, `min_edge` more (about half a cell of rows) for another
+    step, so noise cannot stretch a clean picture.
     """
     lines = code if axis == 1 else code.T  # lines[:, x]: the pixels at position x along the axis
     n_src = lines.shape[1]
-    profile = edge_profile(code, axis)
     base = nominal(n_src, n_dst)
     if base.step < 2:
         return base
-
-    def score(grid: AxisGrid) -> int:
-        inner = axis_bounds(n_dst, grid)[1:-1]
-        return int(profile[inner[(inner >= 1) & (inner < n_src)]].sum())
-
-    def dropped(grid: AxisGrid) -> int:
-        b = axis_bounds(n_dst, grid)
-        lead, trail = int(np.clip(b[0], 0, n_src)), int(np.clip(b[-1], 0, n_src))
-        lost = 0
-        if 0 < lead < n_src:
-            lost += int(np.count_nonzero(lines[:, :lead] != lines[:, lead : lead + 1]))
-        if 0 < trail < n_src:
-            lost += int(np.count_nonzero(lines[:, trail:] != lines[:, trail - 1 : trail]))
-        return lost
-
-    def reading(offset: int, step: float) -> AxisGrid:
-        if offset == 0:
-            return AxisGrid(0.0, step)
-        near, far = sorted((AxisGrid(float(offset), step), AxisGrid(offset - step, step)),
-                           key=lambda g: abs(g.start))  # fmt: skip
-        return far if dropped(far) < dropped(near) else near
-
     half = base.step / 2
     slide = max(1.0, n_dst / 64) + half  # pixels the last border may move
     steps = base.step + np.linspace(-slide, slide, 2 * math.ceil(slide) + 1) / n_dst
-    grids = [reading(o, float(st)) for st in steps for o in range(math.ceil(base.step))]
-    grids.sort(key=lambda g: (abs(g.start) + abs(g.step - base.step) * n_dst, g.start, g.step))
-    best, best_score = base, score(base)
-    for grid in grids:
-        sc = score(grid)
-        if sc >= best_score + max(1.0, min_edge):
-            best, best_score = grid, sc
+    offset, step = (g.ravel() for g in np.meshgrid(np.arange(math.ceil(base.step)), steps))
+    near = np.where(offset <= step / 2, offset, offset - step).astype(np.float64)
+    far = np.where(offset <= step / 2, offset - step, offset).astype(np.float64)
+    b_near, b_far = _bounds(near, step, n_dst), _bounds(far, step, n_dst)
+    lost = _Dropped(lines)
+    use_far = (offset > 0) & (lost.of(b_far) < lost.of(b_near))
+    start = np.where(use_far, far, near)
+    bounds = np.where(use_far[:, None], b_far, b_near)
+    profile = edge_profile(code, axis)
+    inner = bounds[:, 1:-1]
+    scores = np.where((inner >= 1) & (inner < n_src), profile[np.clip(inner, 0, n_src - 1)], 0)
+    scores = scores.sum(axis=1)
+    order = np.lexsort((step, start, np.abs(start) + np.abs(step - base.step) * n_dst))
+    # Moving off the nominal grid must gain edges; a step change must gain about half a cell.
+    margin = np.where(step == base.step, 1.0, max(1.0, min_edge))
+    best, best_score = (
+        base,
+        int(profile[_bounds(np.zeros(1), np.array([base.step]), n_dst)[0, 1:-1]].sum()),
+    )
+    for c in order:
+        if scores[c] >= best_score + margin[c]:
+            best, best_score = AxisGrid(float(start[c]), float(step[c])), int(scores[c])
     return best
+
+
+def _bounds(start: np.ndarray, step: np.ndarray, n_dst: int) -> np.ndarray:
+    """Cell boundaries of many grids at once: (len(start), n_dst + 1)."""
+    k = np.arange(n_dst + 1)
+    return np.floor(start[:, None] + k[None, :] * step[:, None] + 0.5).astype(np.intp)
+
+
+class _Dropped:
+    """How much a grid drops: pixels of the strips outside it that differ from the kept pixel
+    next to them (computed once per strip: many grids share one)."""
+
+    def __init__(self, lines: np.ndarray):
+        self.lines = lines
+        self.n = lines.shape[1]
+
+    def of(self, bounds: np.ndarray) -> np.ndarray:
+        return self._strips(bounds[:, 0], after=False) + self._strips(bounds[:, -1], after=True)
+
+    def _strips(self, at: np.ndarray, after: bool) -> np.ndarray:
+        where, index = np.unique(at, return_inverse=True)
+        lost = np.zeros(len(where), np.int64)
+        for i, x in enumerate(where.tolist()):
+            if 0 < x < self.n:
+                strip, beside = (slice(x, None), x - 1) if after else (slice(0, x), x)
+                lost[i] = np.count_nonzero(self.lines[:, strip] != self.lines[:, beside, None])
+        return lost[index]
 
 
 def axis_samples(n_src: int, n_dst: int, grid: AxisGrid) -> np.ndarray:
