@@ -102,3 +102,19 @@ def test_a_failed_batch_is_one_error_naming_its_entries(tiny, tmp_path):
     assert errors[0].startswith("error: hero, slime: LoRA 'broken'"), errors
     assert "hero, slime: hero" not in errors[0] and "internal error" not in r.err
     assert not (project / "assets").exists()
+
+
+def test_a_local_vae_folder_is_found_from_any_working_directory(tiny, tmp_path):
+    """`vae:` names a project folder: it is found with -C from elsewhere, like every path."""
+    project = tmp_path / "game"
+    shutil.copytree(tiny.folder, project / "models" / "tiny")
+    (project / "pixels.yaml").write_text(
+        "project:\n"
+        "  size: 16\n"
+        "  generate: {engine: diffusers, model: tiny, steps: 2, canvas: 64}\n"
+        "models:\n  tiny: {path: models/tiny, vae: models/tiny/vae}\n"
+        "sprites:\n  hero: {prompt: a knight}\n"
+    )
+    r = run(["build", "-C", str(project), "--device", "cpu"])
+    assert r.code == 0, r.err
+    assert (project / "assets" / "sprites" / "hero.png").is_file()

@@ -179,7 +179,7 @@ class Resolver:
             digest = hub_revision(d.repo) or self.lock.files.get(f"hub:{d.repo}")
             if digest:
                 self.files[f"hub:{d.repo}"] = digest
-            ref = ModelRef(name, source, location, digest or "missing", d.vae, None,
+            ref = ModelRef(name, source, location, digest or "missing", self._vae(d.vae), None,
                            d.allow_pickle, d.dtype)  # fmt: skip
             if hub_revision(d.repo) is None:
                 issue = Issue(
@@ -193,7 +193,7 @@ class Resolver:
             field = "path" if d.path is not None else "file"
             f = self._file(d.path or d.file or "", (*place, field), required=True)
             ref = ModelRef(name, "folder" if field == "path" else "file", str(f.absolute),
-                           f.digest or "missing", d.vae,
+                           f.digest or "missing", self._vae(d.vae),
                            str(self.dir / d.config) if d.config else None, d.allow_pickle,
                            d.dtype)  # fmt: skip
             if not f.verified:
@@ -211,6 +211,12 @@ class Resolver:
         absent = self._absent_models.get(ref.name)
         if absent is not None and self._entry:
             self.absent.setdefault(str(self._entry[1]), []).append(absent)
+
+    def _vae(self, vae: str | None) -> str | None:
+        """A VAE override: a folder of the project (made absolute, so -C works) or a hub id."""
+        if vae is None or not (self.dir / vae).is_dir():
+            return vae
+        return str((self.dir / vae).resolve())
 
     def _loras(self, uses: Sequence[Any]) -> tuple[tuple[LoraRef, ...], tuple[str, ...]]:
         refs, triggers = [], []
