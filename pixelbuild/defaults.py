@@ -34,11 +34,12 @@ PIXEL: MappingProxyType[str, Any] = MappingProxyType(
 )
 # Tiles cover their whole cell: no background to remove unless an entry asks for it.
 TILE_BACKGROUND = "none"
-# An `image:` is art someone made: its transparency (if any) is the truth and its single pixels
-# are detail, so it keeps both unless the entry (or project) asks otherwise. Generated images
-# take PIXEL: background removal and orphan clean-up suit diffusion output.
+# An `image:` is art someone made: its transparency (if any) is the truth, a background is
+# removed only when it is a key colour (none of the palette's: a flat panel or sky of the art's
+# own colours stays), and single pixels are detail. Generated images take PIXEL: flood-fill
+# background removal and orphan clean-up suit diffusion output.
 IMPORT_PIXEL: MappingProxyType[str, Any] = MappingProxyType(
-    {"background": "none", "remove_orphans": False}
+    {"background": "key", "remove_orphans": False}
 )
 
 # Generation settings (`generate:` in the project, or on an entry).

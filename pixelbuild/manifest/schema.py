@@ -124,13 +124,14 @@ class PixelSettings(Strict):
     dither_strength: float | None = Field(
         None, ge=0, le=1, description=f"Strength of the dither {shown(PIXEL, 'dither_strength')}."
     )
-    background: Literal["auto", "none"] | Color | None = Field(
+    background: Literal["auto", "key", "none"] | Color | None = Field(
         None,
         description="'auto': remove the background by flood fill from the border, where the "
-        "border is mostly one colour and the picture is not all background; 'none': keep it; a "
-        f"colour: remove that key colour {shown(PIXEL, 'background')}; tiles and `image:` "
-        f"sprites default to {defaults.TILE_BACKGROUND!r} (an image's own transparency is "
-        "kept).",
+        "border is mostly one colour and the picture is not all background; 'key': remove the "
+        "border colour everywhere if it is none of the palette's (a key colour); 'none': keep "
+        f"it; a colour: remove that key colour {shown(PIXEL, 'background')}; `image:` sprites "
+        f"default to {defaults.IMPORT_PIXEL['background']!r} (their own transparency is kept), "
+        f"tiles to {defaults.TILE_BACKGROUND!r}.",
     )
     tolerance: float | None = Field(
         None,

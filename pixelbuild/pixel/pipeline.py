@@ -26,6 +26,9 @@ from .reduce import (
 )
 
 METHODS = ("majority", "nearest", "median", "kcentroid", "contrast")
+# auto: flood the border colour in from the border; key: remove the border colour everywhere, if
+# it is a key colour (none of the palette's); none: keep everything. Or a colour: that key.
+BACKGROUNDS = ("auto", "key", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ class PixelParams:
             raise ValueError(f"unknown dither {self.dither!r}; expected none or bayer2/4/8")
         if not 0.0 <= self.dither_strength <= 1.0:
             raise ValueError("dither_strength must be within 0..1")
-        if self.background not in ("auto", "none"):
+        if self.background not in BACKGROUNDS:
             parse_color(self.background)
         if self.outline not in ("auto", "none"):
             parse_color(self.outline)
@@ -186,10 +189,11 @@ def pixelize(
 
     notes = [] if notes is None else notes
     src = _snap(img, (w, h), p, pm)
-    bg, cand = _background_candidates(src, p, notes)
+    bg, cand = _background_candidates(src, p, pm, notes)
     ys, xs = _grid(src, (w, h), p)
     choice, removed, clear = _vote(src, cand, ys, xs, (w, h), p, pm)
-    if cand is not None and (removed & ~clear).mean() > MAX_REMOVED:
+    flooded = p.background == "auto"  # a key colour is never the art's: it may be everything
+    if cand is not None and flooded and (removed & ~clear).mean() > MAX_REMOVED:
         notes.append(
             f"background kept: removing it would leave {1 - removed.mean():.0%} of the picture; "
             "set `background:` to a colour or 'none'"
@@ -246,8 +250,47 @@ def _snap(img: np.ndarray, size: tuple[int, int], p: PixelParams, pm: PaletteMap
     return _Source(rgb, transparent, cells, idx, code, k)
 
 
+# `background: key` needs this share of the border in one colour none of the palette's, at
+# least this far from each palette colour in sRGB levels (Euclidean).
+KEY_SHARE = 0.1
+KEY_LEVELS = 24.0
+
+
+def _key_color(src: _Source, pm: PaletteMap, p: PixelParams, notes: list[str]) -> np.ndarray | None:
+    """The key colour (OKLab) on the border: the most common one that is none of the palette's
+    (so not the art's), or None when the border holds no such colour (or its own transparency)."""
+    if src.transparent is not None and src.transparent.any():
+        return None
+    rgb = _ring(src.rgb)
+    lab = srgb_to_oklab(rgb)
+    off = _lab_distance(lab, pm.lab) > p.tolerance
+    key = None
+    if off.sum() >= KEY_SHARE * len(lab):
+        cells = _ring(src.cells)[off]
+        mode = cells == np.bincount(cells).argmax()
+        key_rgb = np.median(rgb[off][mode], axis=0)
+        key = srgb_to_oklab(key_rgb.astype(np.float32)).astype(np.float32)
+        # Clearly none of the palette's: OKLab is steep near black, where noise of a few levels
+        # is already `tolerance` away, so a key must also be KEY_LEVELS away in sRGB.
+        rgb_distance = np.sqrt(((pm.palette.astype(np.float32) - key_rgb) ** 2).sum(axis=1))
+        held = _lab_distance(lab, key[None]) <= p.tolerance / 2  # one colour, not blends
+        if rgb_distance.min() <= KEY_LEVELS or held.sum() < KEY_SHARE * len(lab):
+            key = None
+    if key is None and p.background == "key" and off.any():
+        notes.append(
+            "background kept: the border is in the palette's colours, so it is part of the "
+            "picture; set `background:` to the key colour or 'auto' to remove it"
+        )
+    return key
+
+
+def _lab_distance(lab: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """OKLab distance of each colour in `lab` (N, 3) to the nearest of `to` (K, 3)."""
+    return np.sqrt(((lab[:, None, :] - to[None, :, :]) ** 2).sum(-1)).min(axis=1)
+
+
 def _background_candidates(
-    src: _Source, p: PixelParams, notes: list[str]
+    src: _Source, p: PixelParams, pm: PaletteMap, notes: list[str]
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The background colour (OKLab) and the source pixels near it: near the border colour
     (`auto`) or the key colour. (None, None) when there is no background to remove."""
@@ -255,6 +298,8 @@ def _background_candidates(
         return None, None
     if p.background == "auto":
         bg = _border_color(src, notes)
+    elif p.background == "key":
+        bg = _key_color(src, pm, p, notes)
     else:
         bg = srgb_to_oklab(np.array(parse_color(p.background), dtype=np.uint8))
     if bg is None:
