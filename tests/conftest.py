@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,11 @@ from typing import NoReturn
 import pytest
 
 from pixelbuild.cli import main as cli_main
+
+# A test run started in the background of a script (`pytest &`) inherits SIGINT ignored, and so
+# would every build the tests start: the tests that interrupt one need Ctrl-C delivered.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SMALL = """\
 project:

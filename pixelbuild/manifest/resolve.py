@@ -86,7 +86,7 @@ class Resolver:
     def image_fields(self, name: str, e: EntryBase) -> dict[str, Any]:
         """The fields every painted (or read) target has, resolved."""
         m = self.m
-        size = _pair(e.size or m.project.size or defaults.SIZE)
+        size = None if e.size == "auto" else _pair(e.size or m.project.size or defaults.SIZE)
         image = getattr(e, "image", None)
         base = defaults.PIXEL if image is None else defaults.PIXEL | defaults.IMPORT_PIXEL
         pixel = _merge(dict(base), m.project.pixel, e.pixel)
@@ -96,6 +96,7 @@ class Resolver:
             image_file = self._file(image, (*self._entry, "image"))
         else:
             image_file = None
+            assert size is not None, "the schema takes size 'auto' with an image only"
             generation = self._generation(e, size)
             prompts = self._prompts(e, generation)
         palette_at: Place = (*self._entry, "palette") if e.palette else ("project", "palette")

@@ -212,10 +212,21 @@ class EntryBase(GenerationSettings):
     seed: int | None = Field(
         None, ge=0, lt=2**32, description="Left out: derived from the entry name (stable)."
     )
-    size: Size | None = None
+    size: Size | Literal["auto"] | None = Field(
+        None,
+        description="Pixels: one number for a square, or [width, height]. A sprite from an "
+        "`image:` also takes 'auto': the art's own grid, read from the file (enlarged art of "
+        "unknown scale).",
+    )
     palette: PaletteSpec | None = None
     pixel: PixelSettings | None = None
     out: str | None = Field(None, description="Output PNG, relative to the assets root.")
+
+    @model_validator(mode="after")
+    def _auto_size_reads_an_image(self) -> EntryBase:
+        if self.size == "auto" and getattr(self, "image", None) is None:
+            raise ValueError("size 'auto' reads the grid of a sprite's `image:`; give a size")
+        return self
 
     def prompt_texts(self) -> list[str]:
         """The prompt of each image the entry paints, in order."""
@@ -229,7 +240,6 @@ class Sprite(EntryBase):
     out_dir: ClassVar[str] = "sprites"
 
     image: str | None = Field(None, description="An image file to pixelize instead of a prompt.")
-
     @model_validator(mode="after")
     def _prompt_or_image(self) -> Sprite:
         if (self.prompt is None) == (self.image is None):

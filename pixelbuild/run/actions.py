@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from pixelbuild.colors import format_color, parse_color
+from pixelbuild.errors import Issue
 from pixelbuild.images import read_image
 from pixelbuild.pixel import PixelParams, auto_palette, pixelize, upscale
 from pixelbuild.pixel.palettes import builtin_palette, load_palette_file
@@ -63,11 +64,31 @@ def run_pixelize(step: Step, inputs: list[Result]) -> Result:
     settings = dict(step.params["pixel"])
     factor = int(settings.pop("upscale", 1))
     params = PixelParams(**settings, tileable=bool(step.params["tileable"]))
-    w, h = step.params["size"]
     notes: list[str] = []
-    image = pixelize(raw.images[0], (w, h), palette, params, notes)
+    size = step.params["size"]
+    if size == "auto":
+        size = found_size(raw.images[0], target, notes)
+    image = pixelize(raw.images[0], (size[0], size[1]), palette, params, notes)
     meta = {"notes": notes} if notes else {}
     return Result(images=[upscale(image, factor) if factor > 1 else image], meta=meta)
+
+
+def found_size(image: np.ndarray, target: ImageTarget, notes: list[str]) -> tuple[int, int]:
+    """`size: auto`: the art's own grid, read from the image, and a note saying what was found."""
+    from pixelbuild.pixel.gridfind import NoGridError, find_grid
+
+    try:
+        grid = find_grid(image)
+    except NoGridError as exc:
+        shown = target.image.path if target.image else "the image"
+        raise Issue(f"{shown}: {exc}", entry=target.name) from None
+    sx, sy = grid.scale
+    scale = f"x{sx:.3g}" if abs(sx - sy) < 1e-6 else f"x{sx:.3g} by x{sy:.3g}"
+    notes.append(
+        f"size auto: {grid.size[0]}x{grid.size[1]} art pixels, enlarged {scale} "
+        f"(confidence {grid.confidence:.2f})"
+    )
+    return grid.size
 
 
 def run_assemble(step: Step, inputs: list[Result]) -> Result:

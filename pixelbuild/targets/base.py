@@ -188,7 +188,7 @@ class ImageTarget(Target):
     """A target whose frames are painted (or read) and pixelized: sprites, animations, tilesets."""
 
     tileable: ClassVar[bool] = False
-    size: tuple[int, int] = (defaults.SIZE, defaults.SIZE)
+    size: tuple[int, int] | None = (defaults.SIZE, defaults.SIZE)  # None: the image's own grid
     seed: int = 0
     prompts: tuple[str, ...] = ()
     image: FileInput | None = None
@@ -207,7 +207,7 @@ class ImageTarget(Target):
         values: dict[str, Any] = {
             "kind": self.kind,
             "out": self.out,
-            "size": list(self.size),
+            "size": list(self.size) if self.size else "auto",
             "seed": self.seed,
             "prompt": list(self.prompts),
             "palette": self.palette.spec,
@@ -259,7 +259,7 @@ class ImageTarget(Target):
         """One pixelize step per raw image, onto this target's palette."""
         raws = graph.raw(self)
         params: dict[str, Any] = {
-            "size": list(self.size),
+            "size": list(self.size) if self.size else "auto",
             "pixel": self.pixel,
             "tileable": self.tileable,
         }

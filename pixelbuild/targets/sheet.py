@@ -63,6 +63,7 @@ class SheetTarget(ImageTarget):
         from pixelbuild.assemble import GridLayout, default_columns
 
         scale = int(self.pixel.get("upscale", 1))
+        assert self.size is not None, "only sprites take size 'auto'"
         w, h = self.size[0] * scale, self.size[1] * scale
         n = len(self.prompts)
         columns = self.columns or default_columns(n, w, h)
