@@ -17,7 +17,7 @@ from pixelbuild.engines.base import Engine, GenerateRequest
 from pixelbuild.engines.registry import ENGINES, get_engine
 from pixelbuild.errors import PixelbuildError
 from pixelbuild.plan.plan import EntryPlan, Plan
-from pixelbuild.plan.steps import Step
+from pixelbuild.plan.steps import GENERATE, Step
 from pixelbuild.run.actions import Result
 from pixelbuild.run.project import Project
 from pixelbuild.run.report import Reporter
@@ -208,8 +208,9 @@ class Builder:
             progress = self.reporter.generation_progress([s.label for s in batch])
             requests = [self._requests.pop(s.key) for s in batch]
             images = engine.generate(requests, progress)
+            made_by = {"provenance": self._provenance(engine)}
             for step, image in zip(batch, images, strict=True):
-                self._store(step, Result(images=[image]))
+                self._store(step, Result(images=[image], meta=made_by))
         except PixelbuildError as exc:
             failure = Failure.of(exc)
         else:
@@ -322,7 +323,9 @@ class Builder:
         if isinstance(t, ImageTarget):
             locked.seed = t.seed
             locked.engine = t.generation.engine if t.generation else "image"
-            locked.provenance = self._provenance(locked.engine, old.provenance if old else None)
+            locked.provenance = self._recorded_provenance(entry.final) or (
+                old.provenance if old else None
+            )
         p.lock.entries[entry.name] = locked
         result.rebuilt.append(entry.name)
         self.reporter.entry_done(entry.name, entry.reasons)
@@ -345,12 +348,32 @@ class Builder:
         except (PixelbuildError, OSError) as exc:
             result.failed["rust_module"] = Failure.of(exc)
 
-    def _provenance(self, engine: str, previous: dict[str, Any] | None) -> dict[str, Any]:
-        if engine not in self.engines:  # nothing was generated here: keep what made the images
-            return previous or {"pixelbuild": __version__}
-        info = {"pixelbuild": __version__, "engine": f"{engine} {ENGINES[engine].version}"}
-        provenance = getattr(self.engines[engine], "provenance", None)
+    @staticmethod
+    def _provenance(engine: Engine) -> dict[str, Any]:
+        """What made a batch of images: stored with each generate record, copied to the lock."""
+        info = {
+            "pixelbuild": __version__,
+            "engine": f"{engine.name} {ENGINES[engine.name].version}",
+        }
+        provenance = getattr(engine, "provenance", None)
         return info | (provenance() if callable(provenance) else {})
+
+    def _recorded_provenance(self, final: Step) -> dict[str, Any] | None:
+        """The provenance stored with the first generate step `final` depends on (so the lock
+        is a function of the manifest and the stored results, not of this process)."""
+        todo, seen = [final], set()
+        while todo:
+            step = todo.pop()
+            if step.key in seen:
+                continue
+            seen.add(step.key)
+            if step.kind is GENERATE:
+                record = self.project.state.record(step.key)
+                made = (record or {}).get("meta", {}).get("provenance")
+                if made:
+                    return dict(made)
+            todo.extend(step.inputs)
+        return None
 
     def _remove(self, name: str, outputs: list[str], emitter: Any, result: BuildResult) -> None:
         entry = self.project.lock.entries[name]

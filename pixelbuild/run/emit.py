@@ -38,6 +38,8 @@ class Emitter:
             return None
         if self.force:
             return None
+        if self.state.owned(path) == on_disk:
+            return None  # we wrote it (a build stopped before the lock recorded it)
         owner = self.lock.owner_of(rel)
         if owner is not None:
             if self.lock.entries[owner].outputs[rel].digest == on_disk:
@@ -46,8 +48,6 @@ class Emitter:
                 f"{path} was edited since pixelbuild wrote it; "
                 "keep your edit by moving it away, or pass --force to overwrite it"
             )
-        if self.state.owned(path) == on_disk:
-            return None
         return (
             f"{path} exists and was not written by pixelbuild; "
             "move it away, point `out:` elsewhere, or pass --force to overwrite it"
