@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,7 @@ exit codes:
   1  one or more entries failed to build
   2  invalid manifest, lock or command line
   3  --locked: assets are stale (the list says why)
+  4  another pixelbuild is building this project (pass --wait to wait for it)
   130 interrupted (finished entries stay built; run again to resume)
 """
 
@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
             name, parents=[common], help=help_text, description=description or help_text,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )  # fmt: skip
-        p.set_defaults(run=run)
+        p.set_defaults(run=run, command=name)
         return p
 
     build = command(
@@ -154,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         help="overwrite outputs that were edited by hand or not written by pixelbuild",
     )  # fmt: skip
     build.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    _wait_option(build)
 
     plan = command("plan", "show what a build would do and why, without doing it", _plan)
     plan.add_argument("entries", nargs="*", metavar="ENTRY")
@@ -183,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("entries", nargs="*", metavar="ENTRY")
     clean.add_argument("--cache", action="store_true", help="also delete the cache folder")
     clean.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    _wait_option(clean)
 
     schema = command("schema", "print the JSON schema of pixels.yaml", _schema)
     schema.add_argument("-o", "--output", type=Path, help="write it to this file instead")
@@ -196,6 +198,13 @@ def _parser() -> argparse.ArgumentParser:
 
     add_doctor_command(sub, common)
     return parser
+
+
+def _wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait", action="store_true",
+        help="if another pixelbuild is building this project, wait for it (default: exit 4)",
+    )  # fmt: skip
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
@@ -219,7 +228,10 @@ def _engine_kwargs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def _open(args: argparse.Namespace, *, readonly: bool = False) -> Any:
     from pixelbuild.run.project import open_project
 
-    return open_project(args.directory, readonly=readonly, manifest=args.manifest)
+    project = open_project(args.directory, readonly=readonly, manifest=args.manifest)
+    for note in project.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    return project
 
 
 def _selection(project: Any, names: list[str]) -> set[str] | None:
@@ -247,29 +259,45 @@ def _build(args: argparse.Namespace) -> int:
         return _report_up_to_date(names, args)
     project = _open(args, readonly=args.locked)
     try:
-        plan = project.plan(_selection(project, args.entries))
-        stale = plan.stale
-        if args.locked:
-            return _report_locked(plan, args.json)
-        if not stale and not plan.removed:
-            if not args.entries:
-                project.remember_clean_state()
-            return _report_up_to_date([e.name for e in plan.fresh], args)
-        project.require_inputs([e.name for e in stale], allow_download=args.allow_download)
-        from pixelbuild.console import make_reporter
-        from pixelbuild.run.builder import Builder
-
-        reporter = make_reporter(quiet=args.quiet or args.json)
-        builder = Builder(project, reporter, force=args.force, engine_options=_engine_kwargs(args))
-        try:
-            result = builder.build(plan)
-        finally:
-            builder.close()
-        if not result.failed and not args.entries:
-            project.remember_clean_state()
-        return _report_build(result, args)
+        with _exclusive(project, args, shared=args.locked):
+            return _build_project(project, args)
     finally:
         project.close()
+
+
+def _exclusive(project: Any, args: argparse.Namespace, *, shared: bool = False) -> Any:
+    """The project's build lock, for the length of a command (see run/exclusive.py)."""
+    from pixelbuild.run.exclusive import hold
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    return hold(project.cache, args.command, wait=args.wait, say=say, shared=shared)
+
+
+def _build_project(project: Any, args: argparse.Namespace) -> int:
+    """Build a project whose lock this process holds."""
+    plan = project.plan(_selection(project, args.entries))
+    stale = plan.stale
+    if args.locked:
+        return _report_locked(plan, args.json)
+    if not stale and not plan.removed:
+        if not args.entries:
+            project.remember_clean_state()
+        return _report_up_to_date([e.name for e in plan.fresh], args)
+    project.require_inputs([e.name for e in stale], allow_download=args.allow_download)
+    from pixelbuild.console import make_reporter
+    from pixelbuild.run.builder import Builder
+
+    reporter = make_reporter(quiet=args.quiet or args.json)
+    builder = Builder(project, reporter, force=args.force, engine_options=_engine_kwargs(args))
+    try:
+        result = builder.build(plan)
+    finally:
+        builder.close()
+    if not result.failed and not args.entries:
+        project.remember_clean_state()
+    return _report_build(result, args)
 
 
 def _unchanged(args: argparse.Namespace) -> list[str] | None:
@@ -374,26 +402,35 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
+    from pixelbuild.cache import layout
+    from pixelbuild.cache.layout import TMP
     from pixelbuild.cache.lock import write_lock
     from pixelbuild.run.emit import Emitter
 
     project = _open(args)
+    foreign: list[str] = []
     try:
-        names = _selection(project, args.entries) or set(project.lock.entries)
-        emitter = Emitter(project.assets, project.cache / "tmp", project.state, project.lock)
-        deleted, kept = 0, []
-        for name in sorted(names):
-            entry = project.lock.entries.pop(name, None)
-            for rel, info in (entry.outputs if entry else {}).items():
-                if emitter.remove(rel, info.digest):
-                    deleted += 1
-                else:
-                    kept.append(rel)
-        write_lock(project.lock_path, project.lock, project.cache / "tmp")
+        with _exclusive(project, args):
+            names = _selection(project, args.entries) or set(project.lock.entries)
+            emitter = Emitter(project.assets, project.cache / TMP, project.state, project.lock)
+            deleted, kept = 0, []
+            for name in sorted(names):
+                entry = project.lock.entries.pop(name, None)
+                for rel, info in (entry.outputs if entry else {}).items():
+                    if emitter.remove(rel, info.digest):
+                        deleted += 1
+                    else:
+                        kept.append(rel)
+            write_lock(project.lock_path, project.lock, project.cache / TMP)
+            project.close()
+            if args.cache:
+                foreign = layout.clear(project.cache)
     finally:
         project.close()
     if args.cache:
-        shutil.rmtree(project.cache, ignore_errors=True)
+        layout.remove_if_empty(project.cache)
+    if foreign:
+        print(f"kept in {project.cache}: {', '.join(foreign)} (not pixelbuild's)", file=sys.stderr)
     for rel in kept:
         print(f"kept {rel}: edited since it was written", file=sys.stderr)
     summary = {"deleted": deleted, "kept": kept, "cache_removed": bool(args.cache)}

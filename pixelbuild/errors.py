@@ -81,3 +81,37 @@ class UsageError(PixelbuildError):
     """The command line asks for something that is not there (an unknown entry, no project)."""
 
     exit_code = 2
+
+
+class CacheError(PixelbuildError):
+    """The cache cannot be read or written: permissions, a full disk, an I/O error."""
+
+
+class DiskFull(CacheError):
+    """A filesystem the build writes to is full: the build stops, nothing written is lost."""
+
+
+def as_disk_full(exc: BaseException, fallback: Path) -> DiskFull | None:
+    """`exc` as DiskFull when it means a full filesystem (ENOSPC, EDQUOT), else None."""
+    import errno
+
+    if isinstance(exc, DiskFull):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(disk_full_message(Path(exc.filename) if exc.filename else fallback))
+    return None
+
+
+def disk_full_message(path: Path, needed: int | None = None) -> str:
+    """What to tell the user when a write to `path` found its filesystem full."""
+    import shutil
+
+    try:
+        free = f"{shutil.disk_usage(path if path.is_dir() else path.parent).free / 1e6:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    need = f"; this write needed {needed / 1e6:.2f} MB" if needed else ""
+    return (
+        f"no space left on the device of {path} ({free}{need}); free some space and build "
+        "again: finished entries are kept, previous outputs are intact"
+    )

@@ -27,6 +27,7 @@ from pixelbuild.engines.base import Engine
 from pixelbuild.errors import ManifestError, PixelbuildError
 from pixelbuild.manifest.load import MANIFEST_NAME
 from pixelbuild.run.builder import Builder
+from pixelbuild.run.exclusive import hold
 from pixelbuild.run.project import Project, open_project
 from pixelbuild.run.report import Reporter
 
@@ -105,7 +106,13 @@ class Watcher:
                 self.read = {self.manifest, *project.inputs}
                 self.ignored = [project.assets, project.cache]
                 seen = before | _signatures(self.read - before.keys())
-                self._build(project, result)
+                for note in project.notes:
+                    self.reporter.warn(note)
+                with hold(project.cache, "watch", wait=True, say=self.reporter.warn):
+                    self._build(project, result)
+            except PixelbuildError as exc:  # a cache that cannot be written, a full disk
+                result.errors = [str(exc)]
+                break
             finally:
                 project.close()
             if _signatures(set(seen)) == seen:

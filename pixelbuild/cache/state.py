@@ -7,13 +7,18 @@ at any point resumes from what it had finished. Nothing in here is needed to ver
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pixelbuild.cache import layout
 from pixelbuild.cache.hashing import digest_file
+from pixelbuild.errors import CacheError, DiskFull, disk_full_message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -23,27 +28,82 @@ CREATE TABLE IF NOT EXISTS owned (path TEXT PRIMARY KEY, digest TEXT);
 """
 
 
-class State:
-    """Access to the state database. `readonly` keeps every change in memory (for `--locked`)."""
+# sqlite's words for a database it cannot write (as opposed to one that is corrupt)
+_UNWRITABLE = ("readonly", "unable to open", "disk is full", "disk i/o", "locked")
 
-    def __init__(self, path: Path, *, readonly: bool = False):
+
+class State:
+    """Access to the state database. `readonly` keeps every change in memory (for `--locked`).
+
+    A corrupt database is moved to the cache's quarantine folder (with a `warn`ing) and started
+    afresh: it holds nothing that cannot be rebuilt. One that cannot be written (permissions, a
+    full disk) is a CacheError naming it, raised from whichever call found out.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False, warn: Callable[[str], None] = print):
         self.path = path
         self.readonly = readonly
-        if readonly:
-            self.db = sqlite3.connect(":memory:")
+        self._closed = False
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if _unwritable(exc):
+                raise self._error(exc) from None
+            if readonly:
+                warn(f"{path} is corrupt ({exc}): checking without it")
+                self.db = sqlite3.connect(":memory:")
+                self.db.executescript(SCHEMA)
+            else:
+                for name in (path.name, *layout.STATE_SIDE):
+                    if (path.parent / name).exists():
+                        layout.quarantine(
+                            path.parent, path.parent / name, warn, f"is corrupt ({exc})"
+                        )
+                with self._errors():
+                    self.db = self._open()
+        self._stats: dict[str, tuple[int, int, int, str]] | None = None
+        self._dirty_stats: dict[str, tuple[int, int, int, str]] = {}
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        if self.readonly:
+            db = sqlite3.connect(":memory:")
             if path.exists():
                 # immutable: read without locking, so no -wal/-shm side files appear
                 disk = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-                disk.backup(self.db)
-                disk.close()
+                try:
+                    disk.backup(db)
+                finally:
+                    disk.close()
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self._stats: dict[str, tuple[int, int, int, str]] | None = None
-        self._dirty_stats: dict[str, tuple[int, int, int, str]] = {}
+            db = sqlite3.connect(path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        db.execute("SELECT count(*) FROM records").fetchone()  # reads a page: finds most damage
+        return db
+
+    def _error(self, exc: BaseException) -> CacheError:
+        if "disk is full" in str(exc).lower() or getattr(exc, "errno", None) == errno.ENOSPC:
+            return DiskFull(disk_full_message(self.path))
+        return CacheError(
+            f"cannot use the cache database {self.path} ({exc}); check the folder's "
+            "permissions, or point PIXELBUILD_CACHE at a writable folder"
+        )
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """sqlite's errors as CacheError (corruption found mid-build included: rerun repairs)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not _unwritable(exc):
+                raise CacheError(
+                    f"the cache database {self.path} is damaged ({exc}); run the build again "
+                    "to start a new one (finished outputs are kept)"
+                ) from None
+            raise self._error(exc) from None
 
     # -- stat cache: a file's digest, re-read only when size, mtime or inode change --
 
@@ -53,8 +113,9 @@ class State:
         st = os.stat(path)
         stat = (st.st_size, st.st_mtime_ns, st.st_ino)
         if self._stats is None:
-            rows = self.db.execute("SELECT path, size, mtime_ns, ino, digest FROM files")
-            self._stats = {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+            with self._errors():
+                rows = self.db.execute("SELECT path, size, mtime_ns, ino, digest FROM files")
+                self._stats = {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
         cached = self._stats.get(key)
         if cached is not None and cached[:3] == stat:
             return cached[3]
@@ -75,45 +136,67 @@ class State:
     # -- step records: key -> result --
 
     def record(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT value FROM records WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        """The stored result of step `key`; None when absent or unreadable (it runs again)."""
+        with self._errors():
+            row = self.db.execute("SELECT value FROM records WHERE key = ?", (key,)).fetchone()
+        try:
+            value = json.loads(row[0]) if row else None
+        except (TypeError, ValueError):
+            value = None
+        return value if isinstance(value, dict) else None
 
     def put_record(self, key: str, kind: str, value: dict[str, Any]) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO records (key, kind, value) VALUES (?, ?, ?)",
-            (key, kind, json.dumps(value, sort_keys=True)),
-        )
+        with self._errors():
+            self.db.execute(
+                "INSERT OR REPLACE INTO records (key, kind, value) VALUES (?, ?, ?)",
+                (key, kind, json.dumps(value, sort_keys=True)),
+            )
         self.commit()
 
     def drop_record(self, key: str) -> None:
-        self.db.execute("DELETE FROM records WHERE key = ?", (key,))
+        with self._errors():
+            self.db.execute("DELETE FROM records WHERE key = ?", (key,))
         self.commit()
 
     # -- emit journal: files in the assets tree we wrote, before the lock knows them --
 
     def owned(self, path: Path) -> str | None:
-        row = self.db.execute("SELECT digest FROM owned WHERE path = ?", (str(path),)).fetchone()
-        return row[0] if row else None
+        with self._errors():
+            row = self.db.execute("SELECT digest FROM owned WHERE path = ?", (str(path),))
+            found = row.fetchone()
+        return str(found[0]) if found else None
 
     def own(self, path: Path, digest: str | None) -> None:
-        if digest is None:
-            self.db.execute("DELETE FROM owned WHERE path = ?", (str(path),))
-        else:
-            self.db.execute(
-                "INSERT OR REPLACE INTO owned (path, digest) VALUES (?, ?)", (str(path), digest)
-            )
+        with self._errors():
+            if digest is None:
+                self.db.execute("DELETE FROM owned WHERE path = ?", (str(path),))
+            else:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO owned (path, digest) VALUES (?, ?)", (str(path), digest)
+                )
         self.commit()
 
     def commit(self) -> None:
-        if self._dirty_stats:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO files (path, size, mtime_ns, ino, digest) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(p, *v) for p, v in self._dirty_stats.items()],
-            )
-            self._dirty_stats.clear()
-        self.db.commit()
+        with self._errors():
+            if self._dirty_stats:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, ino, digest) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(p, *v) for p, v in self._dirty_stats.items()],
+                )
+                self._dirty_stats.clear()
+            self.db.commit()
 
     def close(self) -> None:
-        self.commit()
-        self.db.close()
+        """Commit and close (once: later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.commit()
+        finally:
+            self.db.close()
+
+
+def _unwritable(exc: sqlite3.DatabaseError) -> bool:
+    return any(word in str(exc).lower() for word in _UNWRITABLE)

@@ -5,28 +5,42 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+from pixelbuild.cache import layout
 from pixelbuild.cache.hashing import digest_bytes
 
 
 class BlobStore:
-    """Immutable blobs named by the digest of their content."""
+    """Immutable blobs named by the digest of their content.
 
-    def __init__(self, root: Path):
+    Anything in the way of a blob (a folder where it belongs, a file where its fan-out folder
+    belongs) is moved to the cache's quarantine folder, with a `warn`ing, and the blob is
+    written or rebuilt.
+    """
+
+    def __init__(self, root: Path, warn: Callable[[str], None] = print):
         self.root = root
-        self.tmp = root / "tmp"
+        self.tmp = root / layout.TMP
+        self.warn = warn
 
     def _path(self, digest: str) -> Path:
-        return self.root / "blobs" / digest[:2] / digest[2:]
+        return self.root / layout.BLOBS / digest[:2] / digest[2:]
 
     def put(self, data: bytes) -> str:
         """Store `data` (atomically) and return its digest."""
         digest = digest_bytes(data)
         path = self._path(digest)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, data, self.tmp)
+        if path.is_file() and not path.is_symlink():
+            return digest
+        folder = path.parent
+        if os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
+            layout.quarantine(self.root, folder, self.warn, "was in the way of blobs")
+        elif os.path.lexists(path):  # a folder or a link where the blob belongs
+            layout.quarantine(self.root, path, self.warn, "was in the way of a blob")
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data, self.tmp)
         return digest
 
     def get(self, digest: str) -> bytes | None:
@@ -35,6 +49,10 @@ class BlobStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
+            return None
+        except (IsADirectoryError, NotADirectoryError, PermissionError):
+            if os.path.lexists(path):
+                layout.quarantine(self.root, path, self.warn, "is no readable blob")
             return None
         if digest_bytes(data) != digest:
             path.unlink(missing_ok=True)

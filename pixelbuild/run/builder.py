@@ -12,10 +12,11 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from pixelbuild import __version__, defaults
+from pixelbuild.cache.layout import TMP
 from pixelbuild.cache.lock import LockedOutput, LockEntry, write_lock
 from pixelbuild.engines.base import Engine, GenerateRequest
 from pixelbuild.engines.registry import ENGINES, get_engine
-from pixelbuild.errors import PixelbuildError
+from pixelbuild.errors import DiskFull, PixelbuildError, as_disk_full
 from pixelbuild.plan.plan import EntryPlan, Plan
 from pixelbuild.plan.steps import GENERATE, Step
 from pixelbuild.run.actions import Result
@@ -62,7 +63,7 @@ class Builder:
         started = time.perf_counter()
         p = self.project
         result = BuildResult()
-        emitter = Emitter(p.assets, p.cache / "tmp", p.state, p.lock, self.force)
+        emitter = Emitter(p.assets, p.cache / TMP, p.state, p.lock, self.force)
         stale = [e for e in plan.entries if e.stale]
         result.up_to_date = [e.name for e in plan.fresh]
         allow_download = any(o.get("allow_download") for o in self.engine_options.values())
@@ -84,12 +85,24 @@ class Builder:
                 self._remove(name, outputs, emitter, result)
             self._rust_module(result)
         finally:
-            p.lock.files = dict(sorted((p.lock.files | p.files).items()))
-            write_lock(p.lock_path, p.lock, p.cache / "tmp")
-            p.state.commit()
+            emitter.close()
             self._results.clear()
+            self._record(result)
             result.seconds = time.perf_counter() - started
         return result
+
+    def _record(self, result: BuildResult) -> None:
+        """Write the lock and commit the state, however the build ended. A lock that cannot be
+        written keeps the previous one (atomic replace) and fails the build."""
+        p = self.project
+        try:
+            p.lock.files = dict(sorted((p.lock.files | p.files).items()))
+            write_lock(p.lock_path, p.lock, p.cache / TMP)
+            p.state.commit()
+        except (OSError, PixelbuildError) as exc:
+            full = as_disk_full(exc, p.lock_path.parent)
+            failure = Failure.of(full or exc)
+            result.failed["pixels.lock"] = Failure(f"pixels.lock was not updated: {failure}")
 
     def close(self) -> None:
         for engine in self.engines.values():
@@ -182,6 +195,8 @@ class Builder:
         try:
             self._run_one(step)
         except Exception as exc:
+            if (full := as_disk_full(exc, self.project.cache)) is not None:
+                raise full from None  # stops the build; everything finished is kept
             failure = Failure.of(exc)
             if failure.internal:
                 failure = Failure(f"internal error in the {step.kind.name} step: {failure}", True)
@@ -211,7 +226,9 @@ class Builder:
             made_by = {"provenance": self._provenance(engine)}
             for step, image in zip(batch, images, strict=True):
                 self._store(step, Result(images=[image], meta=made_by))
-        except PixelbuildError as exc:
+        except (PixelbuildError, OSError) as exc:
+            if (full := as_disk_full(exc, self.project.cache)) is not None:
+                raise full from None
             failure = Failure.of(exc)
         else:
             result.steps_run["generate"] = result.steps_run.get("generate", 0) + len(batch)
@@ -309,7 +326,9 @@ class Builder:
                 digest, changed = emitter.write(rel, files[rel])
                 outputs[rel] = LockedOutput(digest, len(files[rel]))
                 result.files_written += changed
-        except PixelbuildError as exc:
+        except DiskFull:
+            raise
+        except (PixelbuildError, OSError) as exc:
             result.failed[entry.name] = Failure.of(exc)
             return
         finally:
@@ -343,7 +362,7 @@ class Builder:
         path = p.dir / p.manifest.project.rust_module
         try:
             text = module_text(p.targets)
-            if write_module(path, text, p.cache / "tmp", force=self.force):
+            if write_module(path, text, p.cache / TMP, force=self.force):
                 result.files_written += 1
         except (PixelbuildError, OSError) as exc:
             result.failed["rust_module"] = Failure.of(exc)

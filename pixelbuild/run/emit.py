@@ -10,15 +10,22 @@ closed unchanged (`_close_write`), so that Bevy 0.14-0.16 reload it too.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixelbuild.cache.hashing import digest_bytes
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
 from pixelbuild.cache.store import write_atomic
-from pixelbuild.errors import OwnershipError
+from pixelbuild.errors import (
+    DiskFull,
+    OwnershipError,
+    PixelbuildError,
+    as_disk_full,
+    disk_full_message,
+)
 
 
 @dataclass
@@ -28,6 +35,7 @@ class Emitter:
     state: State
     lock: Lock
     force: bool = False
+    used_staging: set[Path] = field(default_factory=set)
 
     def conflict(self, rel: str) -> str | None:
         """Why writing `rel` would clobber someone's file, or None when it is safe."""
@@ -55,7 +63,7 @@ class Emitter:
 
     def write(self, rel: str, data: bytes) -> tuple[str, bool]:
         """Write one output; returns (digest, whether the file changed)."""
-        path = self.assets / rel
+        path = self._inside(rel)
         digest = digest_bytes(data)
         try:
             same = self.state.digest(path) == digest
@@ -65,9 +73,13 @@ class Emitter:
             reason = self.conflict(rel)
             if reason:
                 raise OwnershipError(reason)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.state.own(path, digest)  # journal first: a kill after the replace stays ours
-            write_atomic(path, data, self._staging_for(path))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._inside(rel)  # a link swapped in meanwhile
+                self.state.own(path, digest)  # journal first: a kill after the replace stays ours
+                write_atomic(path, data, self._staging_for(path))
+            except OSError as exc:
+                raise _unwritable(path, exc, len(data)) from None
             _close_write(path)
             self.state.remember(path, digest)
         else:
@@ -76,7 +88,10 @@ class Emitter:
 
     def remove(self, rel: str, digest: str) -> bool:
         """Delete an output we wrote if it is unchanged since; False when it was kept."""
-        path = self.assets / rel
+        try:
+            path = self._inside(rel)
+        except OwnershipError:
+            return False  # never delete through a link out of the tree
         try:
             if self.state.digest(path) != digest and not self.force:
                 return False
@@ -87,12 +102,54 @@ class Emitter:
         _prune_empty_dirs(path.parent, self.assets)
         return True
 
+    def _inside(self, rel: str) -> Path:
+        """`rel` under the assets root, refused when a symlinked folder leads it out."""
+        path = self.assets / rel
+        if not path.parent.resolve().is_relative_to(self.assets):
+            raise OwnershipError(
+                f"{path}: a symlinked folder leads outside the assets tree "
+                f"(to {path.parent.resolve()}); pixelbuild writes only inside {self.assets}"
+            )
+        return path
+
     def _staging_for(self, path: Path) -> Path:
-        """The staging folder must share a filesystem with `path` (os.replace cannot cross one)."""
+        """Where to write `path`'s temp file: on its filesystem (os.replace cannot cross one),
+        outside the watched tree when possible. The cache's tmp/; else, for an assets tree on
+        a mount of its own (a Docker bind mount, a tmpfs), a hidden `.pixelbuild-staging/`
+        beside it or at its top: Bevy lists no hidden files and loads nothing from there, and
+        the close-write after the rename still reloads the real path."""
+        device = os.stat(path.parent).st_dev
         self.staging.mkdir(parents=True, exist_ok=True)
-        if os.stat(self.staging).st_dev == os.stat(path.parent).st_dev:
+        if os.stat(self.staging).st_dev == device:
             return self.staging
-        return self.assets.parent / ".pixelbuild-staging"
+        for top in (self.assets.parent, self.assets):
+            if os.stat(top).st_dev == device:
+                staging = top / STAGING
+                self.used_staging.add(staging)
+                return staging
+        return path.parent  # a mount inside the tree: a hidden temp file beside the output
+
+    def close(self) -> None:
+        """Remove the hidden staging folders this emitter made, once empty."""
+        for staging in self.used_staging:
+            with contextlib.suppress(OSError):
+                staging.rmdir()
+        self.used_staging.clear()
+
+
+STAGING = ".pixelbuild-staging"
+
+
+def _unwritable(path: Path, exc: OSError, size: int) -> PixelbuildError:
+    """A failed write as the user's error: a full disk (the build stops), or why not."""
+    full = as_disk_full(exc, path.parent)
+    if full is not None:
+        return DiskFull(disk_full_message(path, size))
+    what = exc.strerror or str(exc)
+    return OwnershipError(
+        f"cannot write {path}: {what}"
+        + ("" if exc.filename in (None, str(path)) else f" ({exc.filename})")
+    )
 
 
 def _close_write(path: Path) -> None:

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pixelbuild.cache import layout
 from pixelbuild.cache.lock import LOCK_NAME, Lock, read_lock
 from pixelbuild.cache.state import State
 from pixelbuild.cache.store import BlobStore
@@ -37,6 +38,7 @@ class Project:
     files: dict[str, str]
     inputs: set[Path]
     absent: dict[str, list[AbsentInput]]  # entry -> inputs absent here (digests from the lock)
+    notes: list[str]  # what opening it repaired (a corrupt cache moved aside), for the user
 
     def plan(self, only: set[str] | None = None) -> Plan:
         return Planner(self.assets, self.state, self.lock).plan(self.targets, only)
@@ -86,11 +88,20 @@ def open_project(
     directory = directory.resolve()
     manifest_path = (manifest or directory / MANIFEST_NAME).resolve()
     parsed, doc = load_manifest(manifest_path)
+    root = manifest_path.parent
+    assets = _confined(root, parsed.project.assets, "assets", doc)
     cache = default_cache(directory)
     if parsed.project.cache and "PIXELBUILD_CACHE" not in os.environ:
-        cache = directory / parsed.project.cache
+        cache = _confined(root, parsed.project.cache, "cache", doc)
+        if cache.is_relative_to(assets) or assets.is_relative_to(cache):
+            where = doc.locate(("project", "cache"))
+            message = "the cache and the assets tree must be apart (neither inside the other)"
+            raise ManifestError([Issue(f"project: cache: {message}", where)])
+    notes: list[str] = []
+    if not readonly:
+        layout.repair(cache, notes.append)
     fresh_cache = not cache.exists()
-    state = State(cache / "state.db", readonly=readonly)
+    state = State(cache / layout.STATE, readonly=readonly, warn=notes.append)
     lock_path = manifest_path.parent / LOCK_NAME
     lock = read_lock(lock_path)
     resolver = Resolver(parsed, doc, state, lock)
@@ -105,17 +116,39 @@ def open_project(
         manifest_path=manifest_path,
         manifest=parsed,
         doc=doc,
-        assets=(manifest_path.parent / parsed.project.assets).resolve(),
+        assets=assets,
         cache=cache,
         state=state,
-        store=BlobStore(cache),
+        store=BlobStore(cache, notes.append),
         lock_path=lock_path,
         lock=lock,
         targets=targets,
         files=resolver.files,
         inputs=resolver.read,
         absent=resolver.absent,
+        notes=notes,
     )
+
+
+def _confined(root: Path, value: str, field: str, doc: Document) -> Path:
+    """`project.<field>` as a folder strictly inside the project (symlinks resolved), never the
+    project itself nor anything in `.git`: `clean` deletes there and builds write there."""
+    path = Path(value)
+    resolved = (root / path).resolve()
+    problem = None
+    if path.is_absolute():
+        problem = "must be a folder inside the project, given relative to pixels.yaml"
+    elif resolved == root:
+        problem = "must be a folder inside the project, not the project folder itself"
+    elif not resolved.is_relative_to(root):
+        problem = f"leads outside the project (to {resolved})"
+    elif ".git" in resolved.relative_to(root).parts:
+        problem = "must not be inside .git"
+    if problem:
+        raise ManifestError(
+            [Issue(f"project: {field}: {value!r} {problem}", doc.locate(("project", field)))]
+        )
+    return resolved
 
 
 def _position(issue: Issue) -> tuple[int, int]:

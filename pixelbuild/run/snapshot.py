@@ -4,7 +4,8 @@ After a complete, successful build the stat signature (size, mtime, inode) of ev
 build read or wrote is recorded: the manifest, the lock, every input file and every output. When
 all of them are unchanged, nothing can be stale, and `build` answers without loading the
 manifest (no pydantic, no YAML, no hashing). Any difference at all falls back to a full plan,
-which is always right on its own. This module imports only the standard library.
+which is always right on its own. This module needs only the standard library (and names from
+the equally light cache.layout).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import os
 from pathlib import Path
 
 from pixelbuild import __version__
+from pixelbuild.cache import layout
 from pixelbuild.engines.registry import ENGINE_VERSIONS
 from pixelbuild.plan.steps import STEP_VERSIONS
 
-SNAPSHOT_NAME = "snapshot.json"
+SNAPSHOT_NAME = layout.SNAPSHOT
 
 
 def _signature(path: str) -> list[int] | None:
@@ -45,9 +47,12 @@ def record(cache: Path, manifest: Path, paths: list[Path], entries: list[str]) -
         "entries": sorted(entries),
     }
     target = cache / SNAPSHOT_NAME
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body), encoding="utf-8")
-    os.replace(tmp, target)
+    tmp = cache / f".{SNAPSHOT_NAME}.{os.getpid()}.tmp"  # one per process: builds may overlap
+    try:
+        tmp.write_text(json.dumps(body), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:  # only a shortcut: without it the next no-op plans in full
+        tmp.unlink(missing_ok=True)
 
 
 def check(cache: Path, manifest: Path) -> list[str] | None:
@@ -56,12 +61,15 @@ def check(cache: Path, manifest: Path) -> list[str] | None:
         body = json.loads((cache / SNAPSHOT_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if body.get("context") != _context(manifest):
-        return None
-    for path, signature in body["stats"].items():
-        if _signature(path) != signature:
+    try:
+        if body.get("context") != _context(manifest):
             return None
-    return list(body["entries"])
+        for path, signature in body["stats"].items():
+            if _signature(path) != signature:
+                return None
+        return [str(name) for name in body["entries"]]
+    except (AttributeError, KeyError, TypeError):  # not a snapshot we wrote
+        return None
 
 
 def default_cache(directory: Path) -> Path:
