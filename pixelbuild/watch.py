@@ -14,7 +14,6 @@ changed under it. So the final state always matches the last save.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pixelbuild.cache.signature import Signature, signature
 from pixelbuild.engines.base import Engine
 from pixelbuild.errors import ManifestError, PixelbuildError
 from pixelbuild.manifest.load import MANIFEST_NAME
@@ -85,7 +85,7 @@ class Watcher:
         self.reporter = reporter or Reporter()
         self.engines: dict[str, Engine] = {}
         self.read: set[Path] = {self.manifest}  # what the last pass depended on
-        self.settled: dict[Path, tuple[int, int, int] | None] = {}  # their stats when it ended
+        self.settled: dict[Path, Signature | None] = {}  # their stats when it ended
         self.ignored: list[Path] = []
 
     def run_pass(self, changed: list[str]) -> Pass:
@@ -161,12 +161,11 @@ class Watcher:
         self.engines.clear()
 
 
-def _signatures(paths: set[Path]) -> dict[Path, tuple[int, int, int] | None]:
-    sig: dict[Path, tuple[int, int, int] | None] = {}
+def _signatures(paths: set[Path]) -> dict[Path, Signature | None]:
+    sig: dict[Path, Signature | None] = {}
     for p in paths:
         try:
-            st = os.stat(p)
-            sig[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            sig[p] = signature(p)
         except OSError:
             sig[p] = None
     return sig

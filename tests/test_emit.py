@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -140,22 +142,34 @@ def test_stat_cache_does_not_reread_an_unchanged_file(tmp_path):
     assert first == digest_bytes(big.read_bytes())
     state.close()
 
-    # Change the content in place, keeping size, inode and mtime: only a re-read could notice.
+    # What the stat cache holds is what it answers while the signature holds: plant a marker.
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE stats SET digest = 'planted' WHERE path = ?", (str(big),))
+    state = State(db)  # a new process would open it like this
+    assert state.digest(big) == "planted"  # from the stat cache: the file was not read
+    state.close()
+
+
+def test_stat_cache_notices_an_edit_that_restores_the_mtime(tmp_path):
+    """Size, inode and mtime kept (`touch -r`, os.utime): ctime still moves. Failed before:
+    the edit was taken for the file pixelbuild wrote, overwritten without --force."""
+    big = tmp_path / "hero.png"
+    big.write_bytes(os.urandom(1 << 16))
+    db = tmp_path / "state.db"
+    state = State(db)
+    first = state.digest(big)
+    state.close()
     st = big.stat()
+    time.sleep(0.01)
     with open(big, "r+b") as f:
         f.seek(12345)
         f.write(b"\xff" * 64)
     os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert big.stat().st_ino == st.st_ino and big.stat().st_size == st.st_size
+    assert big.stat().st_mtime_ns == st.st_mtime_ns
     truth = digest_bytes(big.read_bytes())
     assert truth != first
-
-    state = State(db)  # a new process would open it like this
-    assert state.digest(big) == first  # from the stat cache: the file was not read
-    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    assert state.digest(big) == truth  # a changed mtime triggers a re-hash
-    state.close()
-    assert State(db).digest(big) == truth  # and the new digest was persisted
+    assert State(db).digest(big) == truth
 
 
 def test_stat_cache_notices_a_replaced_file(tmp_path):

@@ -8,6 +8,7 @@ folder itself replaced by a file), reporting what it moved aside.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -73,10 +74,7 @@ def clear(cache: Path) -> list[str]:
 
 
 def remove_if_empty(cache: Path) -> None:
-    """Delete the cache folder if only its (released) build lock is left."""
-    try:
-        if [p.name for p in cache.iterdir()] == [LOCK]:
-            (cache / LOCK).unlink()
+    """Delete the (released) build lock, then the cache folder if that left it empty."""
+    with contextlib.suppress(OSError):
+        (cache / LOCK).unlink(missing_ok=True)
         cache.rmdir()
-    except OSError:
-        pass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +17,12 @@ from typing import Any
 
 from pixelbuild.cache import layout
 from pixelbuild.cache.hashing import digest_file
+from pixelbuild.cache.signature import Signature, signature
 from pixelbuild.errors import CacheError, DiskFull, disk_full_message
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, digest TEXT);
+DROP TABLE IF EXISTS files;  -- the stat cache before ctime joined the signature
+CREATE TABLE IF NOT EXISTS stats (path TEXT PRIMARY KEY, signature TEXT, digest TEXT);
 CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, kind TEXT, value TEXT);
 CREATE TABLE IF NOT EXISTS owned (path TEXT PRIMARY KEY, digest TEXT);
 """
@@ -61,8 +61,8 @@ class State:
                         )
                 with self._errors():
                     self.db = self._open()
-        self._stats: dict[str, tuple[int, int, int, str]] | None = None
-        self._dirty_stats: dict[str, tuple[int, int, int, str]] = {}
+        self._stats: dict[str, tuple[str, str]] | None = None  # path -> (signature, digest)
+        self._dirty_stats: dict[str, tuple[str, str]] = {}
 
     def _open(self) -> sqlite3.Connection:
         path = self.path
@@ -78,10 +78,15 @@ class State:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(SCHEMA)
-        db.execute("SELECT count(*) FROM records").fetchone()  # reads a page: finds most damage
+        try:
+            if not self.readonly:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            db.execute("SELECT count(*) FROM records").fetchone()  # reads a page: finds damage
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _error(self, exc: BaseException) -> CacheError:
@@ -105,30 +110,26 @@ class State:
                 ) from None
             raise self._error(exc) from None
 
-    # -- stat cache: a file's digest, re-read only when size, mtime or inode change --
+    # -- stat cache: a file's digest, re-read only when its signature changes --
 
     def digest(self, path: Path) -> str:
         """The content digest of `path`, from the stat cache when the file is unchanged."""
         key = str(path)
-        st = os.stat(path)
-        stat = (st.st_size, st.st_mtime_ns, st.st_ino)
+        sig = _text(signature(path))
         if self._stats is None:
             with self._errors():
-                rows = self.db.execute("SELECT path, size, mtime_ns, ino, digest FROM files")
-                self._stats = {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+                rows = self.db.execute("SELECT path, signature, digest FROM stats")
+                self._stats = {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
         cached = self._stats.get(key)
-        if cached is not None and cached[:3] == stat:
-            return cached[3]
+        if cached is not None and cached[0] == sig:
+            return cached[1]
         digest = digest_file(path)
-        entry = (*stat, digest)
-        self._stats[key] = entry
-        self._dirty_stats[key] = entry
+        self._stats[key] = self._dirty_stats[key] = (sig, digest)
         return digest
 
     def remember(self, path: Path, digest: str) -> None:
         """Record the digest of a file we just wrote, so the next build need not read it."""
-        st = os.stat(path)
-        entry = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
+        entry = (_text(signature(path)), digest)
         if self._stats is not None:
             self._stats[str(path)] = entry
         self._dirty_stats[str(path)] = entry
@@ -180,8 +181,7 @@ class State:
         with self._errors():
             if self._dirty_stats:
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, ino, digest) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO stats (path, signature, digest) VALUES (?, ?, ?)",
                     [(p, *v) for p, v in self._dirty_stats.items()],
                 )
                 self._dirty_stats.clear()
@@ -200,3 +200,7 @@ class State:
 
 def _unwritable(exc: sqlite3.DatabaseError) -> bool:
     return any(word in str(exc).lower() for word in _UNWRITABLE)
+
+
+def _text(sig: Signature) -> str:
+    return " ".join(map(str, sig))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from pixelbuild.cache import layout
 from pixelbuild.cache.hashing import digest_bytes
+
+_DIGEST = re.compile("[0-9a-f]{32}")
 
 
 class BlobStore:
@@ -26,6 +29,10 @@ class BlobStore:
         self.warn = warn
 
     def _path(self, digest: str) -> Path:
+        """Where blob `digest` lives; ValueError for anything but a digest (a mangled record
+        must not name a path elsewhere)."""
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            raise ValueError(f"not a blob digest: {digest!r}")
         return self.root / layout.BLOBS / digest[:2] / digest[2:]
 
     def put(self, data: bytes) -> str:

@@ -214,9 +214,8 @@ class EntryBase(GenerationSettings):
     )
     size: Size | Literal["auto"] | None = Field(
         None,
-        description="Pixels: one number for a square, or [width, height]. A sprite from an "
-        "`image:` also takes 'auto': the art's own grid, read from the file (enlarged art of "
-        "unknown scale).",
+        description="Pixels: one number for a square, or [width, height]; or 'auto' (an "
+        "`image:` sprite: the grid of its enlarged art)",
     )
     palette: PaletteSpec | None = None
     pixel: PixelSettings | None = None

@@ -159,7 +159,15 @@ class Planner:
             except FileNotFoundError:
                 plan.reasons.append(f"output missing: {out}")
                 continue
-            if on_disk != recorded.digest:
+            except OSError as exc:  # a folder in its place, no permission to read it
+                plan.edited.append(out)
+                plan.reasons.append(f"output unreadable: {out} ({exc.strerror or exc})")
+                continue
+            if on_disk == recorded.digest:
+                continue
+            if self.state.owned(path) == on_disk:
+                plan.reasons.append(f"output written by an interrupted build: {out}")
+            else:
                 plan.edited.append(out)
                 plan.reasons.append(f"output edited by hand: {out}")
 

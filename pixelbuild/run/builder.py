@@ -294,9 +294,14 @@ class Builder:
         record = self.project.state.record(step.key)
         if record is None:
             raise _Missing(f"no stored result for the {step.kind.name} step of {step.label!r}")
-        images = [decode_png(self._blob(d, step)) for d in record.get("blobs", [])]
-        files = {path: self._blob(d, step) for path, d in record.get("files", {}).items()}
-        out = Result(images=images, files=files, meta=record.get("meta", {}))
+        try:
+            images = [decode_png(self._blob(d, step)) for d in record.get("blobs", [])]
+            files = {path: self._blob(d, step) for path, d in record.get("files", {}).items()}
+            out = Result(images=images, files=files, meta=dict(record.get("meta", {})))
+        except (AttributeError, TypeError, ValueError, OSError):  # not a record we wrote
+            self.project.state.drop_record(step.key)
+            what = f"the stored {step.kind.name} step of {step.label!r} is unreadable"
+            raise _Missing(what) from None
         self._results[step.key] = out
         return out
 

@@ -11,6 +11,7 @@ closed unchanged (`_close_write`), so that Bevy 0.14-0.16 reload it too.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +37,19 @@ class Emitter:
     lock: Lock
     force: bool = False
     used_staging: set[Path] = field(default_factory=set)
+    chosen: Path | None = None  # the staging folder that worked last (one mount: one answer)
 
     def conflict(self, rel: str) -> str | None:
         """Why writing `rel` would clobber someone's file, or None when it is safe."""
         path = self.assets / rel
+        if path.is_dir() and not path.is_symlink():
+            return f"{path} is a folder; move it away, or point `out:` elsewhere"
         try:
             on_disk = self.state.digest(path)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            return f"cannot read {path}: {exc.strerror or exc}"
         if self.force:
             return None
         if self.state.owned(path) == on_disk:
@@ -66,8 +72,8 @@ class Emitter:
         path = self._inside(rel)
         digest = digest_bytes(data)
         try:
-            same = self.state.digest(path) == digest
-        except FileNotFoundError:
+            same = path.is_file() and self.state.digest(path) == digest
+        except OSError:
             same = False
         if not same:
             reason = self.conflict(rel)
@@ -77,7 +83,7 @@ class Emitter:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._inside(rel)  # a link swapped in meanwhile
                 self.state.own(path, digest)  # journal first: a kill after the replace stays ours
-                write_atomic(path, data, self._staging_for(path))
+                self._replace(path, data)
             except OSError as exc:
                 raise _unwritable(path, exc, len(data)) from None
             _close_write(path)
@@ -112,22 +118,28 @@ class Emitter:
             )
         return path
 
-    def _staging_for(self, path: Path) -> Path:
-        """Where to write `path`'s temp file: on its filesystem (os.replace cannot cross one),
-        outside the watched tree when possible. The cache's tmp/; else, for an assets tree on
-        a mount of its own (a Docker bind mount, a tmpfs), a hidden `.pixelbuild-staging/`
-        beside it or at its top: Bevy lists no hidden files and loads nothing from there, and
-        the close-write after the rename still reloads the real path."""
-        device = os.stat(path.parent).st_dev
-        self.staging.mkdir(parents=True, exist_ok=True)
-        if os.stat(self.staging).st_dev == device:
-            return self.staging
-        for top in (self.assets.parent, self.assets):
-            if os.stat(top).st_dev == device:
-                staging = top / STAGING
+    def _replace(self, path: Path, data: bytes) -> None:
+        """Write `path` atomically through a temp file that os.replace can rename onto it.
+
+        The temp file goes to the cache's tmp/, outside the watched tree. When the assets tree
+        is a mount of its own (a Docker bind mount, a tmpfs: rename fails with EXDEV, even
+        between two mounts of one disk), it goes to a hidden `.pixelbuild-staging/` at the top
+        of the tree, or beside the output for a mount further down. Bevy lists no hidden files
+        and loads nothing from there; the close-write after the rename reloads the real path.
+        """
+        tried = [] if self.chosen is None else [self.chosen]
+        for staging in [*tried, self.staging, self.assets / STAGING, path.parent]:
+            try:
+                write_atomic(path, data, staging)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                continue
+            if staging.name == STAGING:
                 self.used_staging.add(staging)
-                return staging
-        return path.parent  # a mount inside the tree: a hidden temp file beside the output
+            self.chosen = staging
+            return
+        raise AssertionError("a temp file beside the output cannot be on another device")
 
     def close(self) -> None:
         """Remove the hidden staging folders this emitter made, once empty."""

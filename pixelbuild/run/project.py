@@ -137,11 +137,11 @@ def _confined(root: Path, value: str, field: str, doc: Document) -> Path:
     resolved = (root / path).resolve()
     problem = None
     if path.is_absolute():
-        problem = "must be a folder inside the project, given relative to pixels.yaml"
+        problem = "is absolute; give a path inside the project folder, relative to it"
     elif resolved == root:
         problem = "must be a folder inside the project, not the project folder itself"
     elif not resolved.is_relative_to(root):
-        problem = f"leads outside the project (to {resolved})"
+        problem = f"leaves the project folder (to {resolved}); give a path inside it"
     elif ".git" in resolved.relative_to(root).parts:
         problem = "must not be inside .git"
     if problem:

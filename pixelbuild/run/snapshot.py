@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pixelbuild import __version__
 from pixelbuild.cache import layout
+from pixelbuild.cache.signature import signature
 from pixelbuild.engines.registry import ENGINE_VERSIONS
 from pixelbuild.plan.steps import STEP_VERSIONS
 
@@ -24,10 +25,9 @@ SNAPSHOT_NAME = layout.SNAPSHOT
 
 def _signature(path: str) -> list[int] | None:
     try:
-        st = os.stat(path)
+        return list(signature(path))
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
 def _context(manifest: Path) -> dict[str, object]:

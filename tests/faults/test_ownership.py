@@ -35,3 +35,23 @@ def test_the_lock_rebuilt_from_the_cache_is_the_same_lock(built):
     assert r.code == 0, r.err
     assert r.json["steps_run"].get("generate", 0) == 0  # every image came from the cache
     assert lock.read_text() == before
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_a_hand_edit(built):
+    """Failed before: overwritten without --force, and `--locked` passed over it."""
+    import os
+
+    hero = built.assets / "sprites" / "hero.png"
+    st = hero.stat()
+    data = bytearray(hero.read_bytes())
+    data[-20] ^= 0xFF  # inside the IEND region: same size
+    with open(hero, "r+b") as f:
+        f.write(bytes(data))
+    os.utime(hero, ns=(st.st_atime_ns, st.st_mtime_ns))
+    locked = pb(built, "build", "--locked")
+    assert locked.code == 3 and "output edited by hand: sprites/hero.png" in locked.err
+    manifest = built.dir / "pixels.yaml"
+    manifest.write_text(manifest.read_text().replace("a red knight", "a blue knight"))
+    r = pb(built, "build")
+    assert r.code == 1 and "was edited since pixelbuild wrote it" in r.err
+    assert hero.read_bytes() == bytes(data)
