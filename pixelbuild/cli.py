@@ -71,15 +71,19 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # a bug of ours: say so, keep the traceback out of the way
-        return _internal_error(exc)
+        debug = args.debug or getattr(args, "debug_here", False)
+        return _internal_error(exc, debug=debug or bool(os.environ.get("PIXELBUILD_DEBUG")))
 
 
-def _internal_error(exc: BaseException) -> int:
-    """Report a bug: one line for the user, the traceback in a file for the bug report."""
+def _internal_error(exc: BaseException, *, debug: bool = False) -> int:
+    """Report a bug: one line for the user, the traceback in a file for the bug report (and on
+    stderr with --debug)."""
     import tempfile
     import traceback
 
     text = "".join(traceback.format_exception(exc))
+    if debug:
+        print(text, file=sys.stderr, end="")
     try:
         fd, name = tempfile.mkstemp(prefix="pixelbuild-crash-", suffix=".txt")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -106,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pixelbuild {__version__}")
     parser.add_argument(
+        "--debug", action="store_true",
+        help="on an internal error, print the traceback too (also PIXELBUILD_DEBUG=1)",
+    )  # fmt: skip
+    parser.add_argument(
         "-C", dest="top_directory", type=Path, default=None, metavar="DIR",
         help="run in the project in DIR (also accepted after the command)",
     )  # fmt: skip
@@ -124,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", help="print one JSON object on stdout instead of text"
     )
+    common.add_argument(
+        "--debug", dest="debug_here", action="store_true",
+        help="on an internal error, print the traceback too (also PIXELBUILD_DEBUG=1)",
+    )  # fmt: skip
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, help_text: str, run: Any, description: str | None = None) -> Any:
@@ -185,6 +197,18 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("--cache", action="store_true", help="also delete the cache folder")
     clean.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     _wait_option(clean)
+
+    adopt = command(
+        "adopt",
+        "keep outputs you finished by hand as the entries' outputs",
+        _adopt,
+        "Record each ENTRY's output files as they are on disk now, finished by hand. Builds\n"
+        "and --locked accept them while the entry's inputs stay the same; when those change,\n"
+        "the build reports a conflict instead of replacing your file (adopt again to keep it,\n"
+        "or build --force to replace it), and removing the entry keeps the file.",
+    )
+    adopt.add_argument("entries", nargs="+", metavar="ENTRY")
+    _wait_option(adopt)
 
     schema = command("schema", "print the JSON schema of pixels.yaml", _schema)
     schema.add_argument("-o", "--output", type=Path, help="write it to this file instead")
@@ -440,6 +464,24 @@ def _clean(args: argparse.Namespace) -> int:
         print(
             f"deleted {deleted} files" + (" and the cache" if args.cache else ""), file=sys.stderr
         )
+    return EXIT_OK
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    from pixelbuild.run.adopt import adopt
+
+    project = _open(args)
+    try:
+        with _exclusive(project, args):
+            _selection(project, args.entries)
+            files = adopt(project, args.entries)
+    finally:
+        project.close()
+    if args.json:
+        _print_json({"adopted": files})
+    else:
+        for rel in files:
+            print(f"adopted {rel} (finished by hand)", file=sys.stderr)
     return EXIT_OK
 
 

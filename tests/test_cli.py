@@ -253,3 +253,27 @@ def test_unchanged_small_build_is_fast_in_process(built):
     t = time.perf_counter()
     assert pb(built, "build").code == 0
     assert time.perf_counter() - t < 2.0
+
+
+def test_an_internal_error_is_one_line_and_a_report_file_unless_debug(capsys):
+    from pixelbuild import cli
+
+    try:
+        raise RuntimeError("a bug")
+    except RuntimeError as exc:
+        assert cli._internal_error(exc) == 1
+        quiet = capsys.readouterr().err
+        assert cli._internal_error(exc, debug=True) == 1
+        loud = capsys.readouterr().err
+    assert "internal error: RuntimeError: a bug" in quiet and "Traceback" not in quiet
+    report = quiet.split("the details are in ")[1].split(".")[0] + ".txt"
+    assert "Traceback" in Path(report).read_text()
+    assert "Traceback (most recent call last)" in loud
+
+
+def test_debug_is_taken_before_and_after_the_command(tmp_path):
+    for argv in (
+        ["--debug", "plan", "-C", str(tmp_path)],
+        ["plan", "--debug", "-C", str(tmp_path)],
+    ):
+        assert run(argv).code == 2  # no manifest: a usage error, and the flag parsed

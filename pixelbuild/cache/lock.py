@@ -37,7 +37,9 @@ class LockEntry:
 
     `key` is the entry's final step key; `fields` a short fingerprint per user-facing field (so
     `plan` names what changed even without a cache); `seed`, `engine` and `provenance` are there
-    for people and for CI (atlases have none of them).
+    for people and for CI (atlases have none of them). `hand_finished`: the outputs are files a
+    person finished after the build (`pixelbuild adopt`); when the key changes, the build
+    reports a conflict instead of replacing them, and removing the entry keeps them.
     """
 
     kind: str
@@ -47,6 +49,7 @@ class LockEntry:
     seed: int | None = None
     engine: str | None = None
     provenance: dict[str, Any] | None = None
+    hand_finished: bool = False
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -59,6 +62,8 @@ class LockEntry:
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
+        if self.hand_finished:
+            body["hand_finished"] = True
         return body
 
     @classmethod
@@ -76,6 +81,7 @@ class LockEntry:
             seed=None if data.get("seed") is None else int(data["seed"]),
             engine=None if data.get("engine") is None else str(data["engine"]),
             provenance=None if data.get("provenance") is None else dict(data["provenance"]),
+            hand_finished=data.get("hand_finished") is True,
         )
 
 

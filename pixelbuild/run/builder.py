@@ -76,6 +76,8 @@ class Builder:
                 # Fail fast, before any generation, on outputs edited since we wrote them. Files
                 # we never wrote are checked at write time: identical bytes are adopted.
                 conflicts = [r for out in entry.edited if (r := emitter.conflict(out))]
+                if not self.force and (hand := self._hand_finished(entry)):
+                    conflicts.append(hand)
                 if conflicts:
                     result.failed[entry.name] = Failure("; ".join(conflicts))
             todo = [e for e in stale if e.name not in result.failed]
@@ -103,6 +105,18 @@ class Builder:
             full = as_disk_full(exc, p.lock_path.parent)
             failure = Failure.of(full or exc)
             result.failed["pixels.lock"] = Failure(f"pixels.lock was not updated: {failure}")
+
+    def _hand_finished(self, entry: EntryPlan) -> str | None:
+        """The conflict of rebuilding an entry whose outputs were finished by hand, if it is."""
+        old = self.project.lock.entries.get(entry.name)
+        if old is None or not old.hand_finished:
+            return None
+        files = ", ".join(old.outputs)
+        return (
+            f"{files} was finished by hand (pixelbuild adopt) and its inputs changed since "
+            f"({'; '.join(entry.reasons)}); keep your file for the new inputs with "
+            f"`pixelbuild adopt {entry.name}`, or replace it with --force"
+        )
 
     def close(self) -> None:
         for engine in self.engines.values():
@@ -401,7 +415,10 @@ class Builder:
 
     def _remove(self, name: str, outputs: list[str], emitter: Any, result: BuildResult) -> None:
         entry = self.project.lock.entries[name]
-        kept = [rel for rel in outputs if not emitter.remove(rel, entry.outputs[rel].digest)]
+        if entry.hand_finished and not self.force:
+            kept = list(outputs)  # a person's work: never deleted by a build
+        else:
+            kept = [rel for rel in outputs if not emitter.remove(rel, entry.outputs[rel].digest)]
         if kept:
             result.kept.append(name)
             self.reporter.warn(

@@ -55,3 +55,63 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_a_hand_edit(built):
     r = pb(built, "build")
     assert r.code == 1 and "was edited since pixelbuild wrote it" in r.err
     assert hero.read_bytes() == bytes(data)
+
+
+def _hand_edit(png) -> bytes:
+    from PIL import Image
+
+    with Image.open(png) as im:
+        im = im.convert("RGBA")
+        im.putpixel((0, 0), (255, 0, 255, 255))
+        im.save(png)
+    return png.read_bytes()
+
+
+def test_adopt_keeps_a_hand_finished_output(built):
+    hero = built.assets / "sprites" / "hero.png"
+    mine = _hand_edit(hero)
+    assert pb(built, "build", "--locked").code == 3  # a hand edit is stale until adopted
+    r = pb(built, "adopt", "hero")
+    assert r.code == 0, r.err
+    assert "adopted sprites/hero.png" in r.err
+    assert json.loads((built.dir / "pixels.lock").read_text())["entries"]["hero"]["hand_finished"]
+    assert pb(built, "build", "--locked").code == 0
+    assert pb(built, "build").code == 0 and hero.read_bytes() == mine
+
+    manifest = built.dir / "pixels.yaml"
+    manifest.write_text(manifest.read_text().replace("a red knight", "a blue knight"))
+    r = pb(built, "build")
+    assert r.code == 1
+    assert "was finished by hand (pixelbuild adopt) and its inputs changed" in r.err
+    assert "input" in r.err and hero.read_bytes() == mine
+    assert pb(built, "adopt", "hero").code == 0  # keep it for the new inputs
+    assert pb(built, "build", "--locked").code == 0 and hero.read_bytes() == mine
+
+    manifest.write_text(manifest.read_text().replace("a blue knight", "a green knight"))
+    r = pb(built, "build", "--force", "--json")
+    assert r.code == 0 and r.json["rebuilt"] == ["hero"]
+    assert hero.read_bytes() != mine
+    assert (
+        "hand_finished"
+        not in json.loads((built.dir / "pixels.lock").read_text())["entries"]["hero"]
+    )
+
+
+def test_removing_an_adopted_entry_keeps_its_file(built):
+    hero = built.assets / "sprites" / "hero.png"
+    mine = _hand_edit(hero)
+    assert pb(built, "adopt", "hero").code == 0
+    manifest = built.dir / "pixels.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("  hero: {prompt: a red knight, seed: 7}\n", "")
+    )
+    r = pb(built, "build", "--json")
+    assert r.code == 0, r.err
+    assert hero.read_bytes() == mine
+
+
+def test_adopt_needs_the_file(built):
+    (built.assets / "sprites" / "hero.png").unlink()
+    r = pb(built, "adopt", "hero")
+    assert r.code == 2 and "is not there to adopt" in r.err
+    assert pb(built, "adopt", "nobody").code == 2
