@@ -137,13 +137,11 @@ def test_clean_nearest_upscale_reduces_back_exactly(case, scale, shift):
     art, pal = case
     h, w = art.shape[:2]
     big = upscale_nearest(art, scale)
-    shift %= scale
+    shift %= scale // 2 + 1  # the search reads offsets within half a cell of zero
     if shift:
         # The grid starts `shift` pixels in: edge pixels padded on the left/top, the last row and
-        # column cut short. Which partial cell to drop is only decidable if the last two columns
-        # (rows) differ somewhere; otherwise shifting the whole picture by a cell explains it too.
+        # column cut short.
         assume(w >= 2 and h >= 2)
-        assume((art[:, -1] != art[:, -2]).any() and (art[-1] != art[-2]).any())
         big = np.pad(big, ((shift, 0), (shift, 0), (0, 0)), mode="edge")[: h * scale, : w * scale]
     out = pixelize(big, (w, h), pal, PLAIN)
     assert np.array_equal(out, art)

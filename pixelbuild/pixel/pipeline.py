@@ -122,13 +122,18 @@ def _border_color(src: _Source, notes: list[str]) -> np.ndarray | None:
     return np.median(srgb_to_oklab(px[ids == mode]), axis=0).astype(np.float32)
 
 
+OWN_MARGIN = 8.0  # sRGB levels: a pixel this much nearer a blend than its own colour is a blend
+
+
 def _unmix_cells(px, transparent, bg_rgb, pal, pm):
     """Alpha and colour of cells (n, m, 3) whose pixels may be blends of background and sprite.
 
     Each pixel is read as alpha*F + (1-alpha)*B for the palette colour F whose blend line passes
-    closest to it (sRGB, where painting and blurring mix); if no line passes within 24 levels the
-    pixel is its own (snapped) colour with alpha 1. A cell is opaque when the alpha it collects
-    outweighs the background it collects; its colour is the F with the most alpha.
+    closest to it (sRGB, where painting and blurring mix); if no line passes within 24 levels, or
+    the pixel is about as close to its own (snapped) colour, it is that colour with alpha 1 (on
+    white, every grey lies on the line to black: a grey pixel is grey, not a faded black). A
+    cell is opaque when the alpha it collects outweighs the background it collects; its colour
+    is the F with the most alpha.
     """
     n, m, _ = px.shape
     c = px.reshape(-1, 3).astype(np.float32)
@@ -144,8 +149,9 @@ def _unmix_cells(px, transparent, bg_rgb, pal, pm):
     best = res.argmin(axis=1)
     ar = np.arange(len(c))
     alpha = a[ar, best]
-    on_line = res[ar, best] <= 24.0**2
     own = pm.index(px.reshape(-1, 3))
+    own_res = ((c - f[own]) ** 2).sum(1)
+    on_line = (res[ar, best] <= 24.0**2) & (own_res > res[ar, best] + OWN_MARGIN**2)
     color = np.where(on_line, best, own)
     alpha = np.where(on_line, alpha, 1.0)
     if transparent is not None:

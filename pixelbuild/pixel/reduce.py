@@ -47,18 +47,16 @@ def edge_profile(code: np.ndarray, axis: int) -> np.ndarray:
 def best_grid(code: np.ndarray, axis: int, n_dst: int, min_edge: float = 1.0) -> AxisGrid:
     """The grid of `code` (H, W palette indices) along `axis` whose borders collect the most edges.
 
-    Each offset o in [0, step) has two readings: start at o (the strip [0, o) is dropped and the
-    last cell hangs over the end) or at o - step (the strip at the far end is dropped). The reading
-    that drops less information wins: fewer dropped pixels that differ from the kept pixel next to
-    them (a replicated margin is free to drop; a sliver of another cell is not). The step is
+    Offsets are read centred on zero, within half a cell either way: a drift of a pixel up is an
+    offset of -1, never 7 of 8, which would shift the whole picture by a cell (a replicated or
+    noisy margin cannot tell the two apart, and real drift is sub-pixel). The step is
     searched within a slide of one pixel per 64 cells each way plus half a cell over the whole
     axis (art resampled by a slightly wrong factor). Grids are tried nearest the nominal one
     (offset 0, step n_src/n_dst) first, and a farther one wins only by collecting more changes: at
     least one more for another offset, `min_edge` more (about half a cell of rows) for another
     step, so noise cannot stretch a clean picture.
     """
-    lines = code if axis == 1 else code.T  # lines[:, x]: the pixels at position x along the axis
-    n_src = lines.shape[1]
+    n_src = code.shape[1 if axis == 1 else 0]
     base = nominal(n_src, n_dst)
     if base.step < 2:
         return base
@@ -66,13 +64,8 @@ def best_grid(code: np.ndarray, axis: int, n_dst: int, min_edge: float = 1.0) ->
     slide = max(1.0, n_dst / 64) + half  # pixels the last border may move
     steps = base.step + np.linspace(-slide, slide, 2 * math.ceil(slide) + 1) / n_dst
     offset, step = (g.ravel() for g in np.meshgrid(np.arange(math.ceil(base.step)), steps))
-    near = np.where(offset <= step / 2, offset, offset - step).astype(np.float64)
-    far = np.where(offset <= step / 2, offset - step, offset).astype(np.float64)
-    b_near, b_far = _bounds(near, step, n_dst), _bounds(far, step, n_dst)
-    lost = _Dropped(lines)
-    use_far = (offset > 0) & (lost.of(b_far) < lost.of(b_near))
-    start = np.where(use_far, far, near)
-    bounds = np.where(use_far[:, None], b_far, b_near)
+    start = np.where(offset <= step / 2, offset, offset - step).astype(np.float64)
+    bounds = _bounds(start, step, n_dst)
     profile = edge_profile(code, axis)
     inner = bounds[:, 1:-1]
     scores = np.where((inner >= 1) & (inner < n_src), profile[np.clip(inner, 0, n_src - 1)], 0)
@@ -94,27 +87,6 @@ def _bounds(start: np.ndarray, step: np.ndarray, n_dst: int) -> np.ndarray:
     """Cell boundaries of many grids at once: (len(start), n_dst + 1)."""
     k = np.arange(n_dst + 1)
     return np.floor(start[:, None] + k[None, :] * step[:, None] + 0.5).astype(np.intp)
-
-
-class _Dropped:
-    """How much a grid drops: pixels of the strips outside it that differ from the kept pixel
-    next to them (computed once per strip: many grids share one)."""
-
-    def __init__(self, lines: np.ndarray):
-        self.lines = lines
-        self.n = lines.shape[1]
-
-    def of(self, bounds: np.ndarray) -> np.ndarray:
-        return self._strips(bounds[:, 0], after=False) + self._strips(bounds[:, -1], after=True)
-
-    def _strips(self, at: np.ndarray, after: bool) -> np.ndarray:
-        where, index = np.unique(at, return_inverse=True)
-        lost = np.zeros(len(where), np.int64)
-        for i, x in enumerate(where.tolist()):
-            if 0 < x < self.n:
-                strip, beside = (slice(x, None), x - 1) if after else (slice(0, x), x)
-                lost[i] = np.count_nonzero(self.lines[:, strip] != self.lines[:, beside, None])
-        return lost[index]
 
 
 def axis_samples(n_src: int, n_dst: int, grid: AxisGrid) -> np.ndarray:
