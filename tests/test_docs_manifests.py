@@ -84,6 +84,19 @@ def _user_files(project: Path, manifest: str) -> None:
                 Image.fromarray(art).save(path)
 
 
+OTHER_MANIFESTS = [(w, t) for w, t in manifests() if t != readme_manifest()]
+
+
+@pytest.mark.parametrize(("where", "text"), OTHER_MANIFESTS, ids=[w for w, _ in OTHER_MANIFESTS])
+def test_every_other_docs_manifest_builds(make_project, where, text):
+    """The smaller manifests of the docs (the main one is built on SDXL below), as written."""
+    p = make_project(text, palette=None)
+    _user_files(p.dir, text)
+    r = pb(p, "build", "--json")
+    assert r.code == 0, f"{where}: {r.err}"
+    assert pb(p, "build", "--locked").code == 0
+
+
 def test_pixels_yaml_example_builds(make_project):
     text = (ROOT / "pixels.yaml.example").read_text(encoding="utf-8")
     p = make_project(text, palette=None)
