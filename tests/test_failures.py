@@ -42,16 +42,16 @@ def test_a_bug_in_one_step_fails_that_entry_only_and_says_it_is_a_bug(proj, monk
 
 
 def test_the_machines_failure_is_reported_once_for_all_it_stopped(proj, monkeypatch):
-    def disk_full(step, inputs):
-        raise OSError(28, "No space left on device")
+    def io_error(step, inputs):  # a full disk stops the build instead: tests/faults
+        raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(actions, "run_pixelize", disk_full)
+    monkeypatch.setattr(actions, "run_pixelize", io_error)
     r = pb(proj, "build")
     assert r.code == 1
     assert "internal error" not in r.err  # the machine's problem, not a bug
     # One distinct failure: one error line naming every entry it stopped.
     lines = re.findall(r"^error: (.*)$", r.err, re.M)
-    assert lines == ["grass, hero, slime, walk: the pixelize step failed: No space left on device"]
+    assert lines == ["grass, hero, slime, walk: the pixelize step failed: Input/output error"]
 
 
 def test_a_bug_outside_any_step_is_reported_without_a_traceback(proj, monkeypatch):

@@ -284,7 +284,7 @@ def test_merge_keys_may_be_overridden_but_own_keys_may_not_repeat(make_project):
 def test_unhashable_keys_and_self_referencing_aliases_are_located_errors(make_project):
     for text, where in (
         ("? [a, b]\n: 1\n", "pixels.yaml:1:3"),
-        ("a: &x [*x]\n", "pixels.yaml:1:1"),
+        ("a: &x [*x]\n", "pixels.yaml:1:4"),  # the anchored value
     ):
         project = make_project(text, palette=None, name=f"p{len(where)}{text[0]}")
         r = pb(project, "plan")

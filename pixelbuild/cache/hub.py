@@ -31,7 +31,7 @@ def hub_revision(repo: str, ref: str = "main") -> str | None:
     """The commit the cached `ref` of `repo` points at, or None when it is not cached here."""
     try:
         commit = (repo_folder(repo) / "refs" / ref).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the id
         return None
     if not commit or not (repo_folder(repo) / "snapshots" / commit).is_dir():
         return None

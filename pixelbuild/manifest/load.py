@@ -12,8 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from pixelbuild import limits
 from pixelbuild.engines.registry import ENGINES
 from pixelbuild.errors import Issue, ManifestError, UsageError
+from pixelbuild.inputs import input_file_problem, path_text_problem
 from pixelbuild.manifest.schema import ENTRY_SECTIONS, SINGULAR, Manifest, default_out
 from pixelbuild.manifest.source import Document, load_yaml
 
@@ -83,6 +85,9 @@ def _issue(
     if error["type"] == "missing":
         return Issue(f"missing required key {loc[-1]!r}", doc.locate(loc), entry)
     messages = list(dict.fromkeys(_message(e) for e in group))
+    bounds = [e for e in group if e["type"] in _BOUNDS]
+    if bounds:  # the value has the right type but breaks a limit: say the limit
+        messages = list(dict.fromkeys(_message(e) for e in bounds))
     if len(messages) > 1:  # every branch of a union failed: say what the field takes instead
         described = _description_at(loc, root)
         if described:
@@ -90,6 +95,12 @@ def _issue(
     field = ".".join(str(p) for p in doc.existing_path(loc)[2:] if not isinstance(p, int))
     prefix = f"{field}: " if field and entry else ""
     return Issue(prefix + " | ".join(messages), doc.locate(loc), entry)
+
+
+# Pydantic's error types for a value of the right type out of its range.
+_BOUNDS = frozenset(
+    {"less_than", "less_than_equal", "greater_than", "greater_than_equal", "too_long", "too_short"}
+)
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -187,8 +198,13 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
     issues: list[Issue] = []
 
     def section(name: str) -> dict[str, Any]:
+        # Names that are not strings (`1:`, `null:`) are pydantic's to report; skipped here.
         value = data.get(name)
-        return value if isinstance(value, dict) else {}
+        return (
+            {k: v for k, v in value.items() if isinstance(k, str)}
+            if isinstance(value, dict)
+            else {}
+        )
 
     def problem(path: tuple[str | int, ...], message: str, key: bool = False) -> None:
         issues.append(Issue(message, doc.locate(path, key=key), _entry_label(path)))
@@ -217,7 +233,7 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
         model = node.get("model")
         if isinstance(model, str) and model not in models:
             problem((*path, "model"), f"unknown model {model!r}{_hint(model, models)}")
-        for i, use in enumerate(node.get("loras") or []):
+        for i, use in enumerate(_items(node.get("loras"))):
             name = use.get("name") if isinstance(use, dict) else use
             if isinstance(name, str) and name not in loras:
                 problem((*path, "loras", i), f"unknown LoRA {name!r}{_hint(name, loras)}")
@@ -227,6 +243,11 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
             problem((*path, "palette"), f"unknown palette {palette!r}{_hint(palette, known)}")
 
     check_settings(("project",), project)
+    for field in ("assets", "cache", "rust_module"):
+        value = project.get(field)
+        reason = unsafe_project_path(value) if isinstance(value, str) else None
+        if reason:
+            problem(("project", field), f"{field}: {reason}")
     if isinstance(project.get("generate"), dict):
         check_settings(("project", "generate"), project["generate"])
 
@@ -260,7 +281,7 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
             base = entry.get("base")
             if isinstance(base, str) and base not in section("sprites"):
                 problem((*path, "base"), f"'base' must name a sprite; {base!r} is not one")
-            for i, pattern in enumerate(entry.get("include") or []):
+            for i, pattern in enumerate(_items(entry.get("include"))):
                 if not isinstance(pattern, str):
                     continue
                 pool = [n for n, s in entries.items() if s in ("sprites", "animations")]
@@ -270,13 +291,17 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
                         f"{pattern!r} matches no sprite or animation{_hint(pattern, pool)}",
                     )
             image = entry.get("image")
-            if isinstance(image, str) and not (doc.path.parent / image).is_file():
-                problem((*path, "image"), f"image file not found: {image}")
+            if isinstance(image, str):
+                reason = image_input_problem(doc.path.parent, image, limits.IMAGE_PIXELS)
+                if reason:
+                    problem((*path, "image"), reason)
 
     for name, pal in palettes.items():
         file = pal.get("file") if isinstance(pal, dict) else None
-        if isinstance(file, str) and not (doc.path.parent / file).is_file():
-            problem(("palettes", name, "file"), f"palette file not found: {file}")
+        if isinstance(file, str):
+            reason = palette_input_problem(doc.path.parent, file)
+            if reason:
+                problem(("palettes", name, "file"), reason)
         builtin_name = pal.get("builtin") if isinstance(pal, dict) else None
         if isinstance(builtin_name, str) and builtin_name not in builtin:
             hint = _hint(builtin_name, builtin)
@@ -284,6 +309,50 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
                 ("palettes", name, "builtin"), f"unknown built-in palette {builtin_name!r}{hint}"
             )
     return issues
+
+
+def image_input_problem(root: Path, rel: str, max_pixels: int, noun: str = "image") -> str | None:
+    """Why the image file `rel` of the project `root` cannot be an input, or None; its header
+    is read (not its pixels) to hold it to `max_pixels`."""
+    reason = _input_problem(root, rel, limits.IMAGE_FILE_BYTES, noun)
+    if reason is None:
+        from pixelbuild.images import image_size_problem
+
+        reason = image_size_problem(root / rel, max_pixels)
+    return reason
+
+
+def palette_input_problem(root: Path, rel: str) -> str | None:
+    """Why the palette file `rel` cannot be an input, or None (its colours are read later)."""
+    if PurePosixPath(rel).suffix.lower() == ".png":
+        return image_input_problem(root, rel, limits.SWATCH_PIXELS, "palette")
+    return _input_problem(root, rel, limits.PALETTE_TEXT_BYTES, "palette")
+
+
+def _input_problem(root: Path, rel: str, limit: int, noun: str) -> str | None:
+    try:
+        reason = input_file_problem(root, rel, limit)
+    except FileNotFoundError:
+        return f"{noun} file not found: {rel}"
+    return f"{noun} file {reason}" if reason else None
+
+
+def unsafe_project_path(path: str) -> str | None:
+    """Why a project folder or file (`assets`, `cache`, `rust_module`) may not be `path`."""
+    reason = path_text_problem(path)
+    if reason:
+        return f"the path {reason}"
+    p = PurePosixPath(path.replace("\\", "/"))
+    if p.is_absolute() or (len(path) > 1 and path[1] == ":"):
+        return f"{path!r} is absolute; give a path inside the project folder, relative to it"
+    if ".." in p.parts:
+        return f"{path!r} leaves the project folder ('..'); give a path inside it"
+    return None
+
+
+def _items(value: Any) -> list[Any]:
+    """A list field's items, or none when it is something else (pydantic reports that)."""
+    return value if isinstance(value, list) else []
 
 
 def unsafe_asset_path(path: str) -> str | None:
@@ -295,7 +364,8 @@ def unsafe_asset_path(path: str) -> str | None:
         return f"output paths may not leave the assets root ('..' in {path!r})"
     if not p.parts:
         return "empty output path"
-    return None
+    reason = path_text_problem(path)
+    return f"the output path {reason}" if reason else None
 
 
 def _hint(word: str, candidates: Any) -> str:

@@ -18,13 +18,14 @@ from typing import Any
 
 import xxhash
 
-from pixelbuild import defaults
+from pixelbuild import defaults, limits
 from pixelbuild.cache.hub import hub_cache, hub_revision
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
 from pixelbuild.engines.base import LoraRef, ModelRef
 from pixelbuild.engines.registry import ENGINES
 from pixelbuild.errors import Issue
+from pixelbuild.inputs import input_file_problem, path_text_problem, regular_file_problem
 from pixelbuild.manifest.schema import (
     SINGULAR,
     EntryBase,
@@ -93,12 +94,13 @@ class Resolver:
         generation = None
         prompts: tuple[str, ...] = ()
         if image is not None:
-            image_file = self._file(image, (*self._entry, "image"))
+            image_file = self._file(image, (*self._entry, "image"), limit=limits.IMAGE_FILE_BYTES)
         else:
             image_file = None
             assert size is not None, "the schema takes size 'auto' with an image only"
             generation = self._generation(e, size)
             prompts = self._prompts(e, generation)
+        self._check_budget(e, size, generation, int(pixel["upscale"]))
         palette_at: Place = (*self._entry, "palette") if e.palette else ("project", "palette")
         return {
             "name": name,
@@ -114,6 +116,39 @@ class Resolver:
             ),
             "pixel": pixel,
         }
+
+    def _check_budget(
+        self, e: EntryBase, size: tuple[int, int] | None, gen: Generation | None, upscale: int
+    ) -> None:
+        """Hold what an entry paints and writes to the budgets of limits.py (each RGBA pixel is
+        4 bytes): its canvases together, its written image's side, and that image."""
+        count = len(e.prompt_texts())
+        images = f"{count} images" if count > 1 else "1 image"
+        problems = []
+        if gen is not None:
+            w, h = gen.canvas
+            if count * w * h > limits.GENERATED_PIXELS:
+                problems.append(
+                    f"{images} on a {w}x{h} canvas are {limits.megapixels(count * w * h)}, over "
+                    f"the {limits.megapixels(limits.GENERATED_PIXELS)} an entry may paint; "
+                    "lower `canvas` (or `scale`), or the number of frames"
+                )
+        if size is not None:
+            w, h = size[0] * upscale, size[1] * upscale
+            if max(w, h) > limits.OUTPUT_SIDE:
+                problems.append(
+                    f"size {size[0]}x{size[1]} upscaled {upscale}x is {w}x{h}, over the "
+                    f"{limits.OUTPUT_SIDE} px limit on a side; lower `pixel.upscale` or the size"
+                )
+            elif count * w * h > limits.SHEET_PIXELS:
+                problems.append(
+                    f"{images} of {w}x{h} make a sheet of {limits.megapixels(count * w * h)}, "
+                    f"over the {limits.megapixels(limits.SHEET_PIXELS)} limit on a written "
+                    "image; lower the size, `pixel.upscale`, or the number of frames"
+                )
+        for message in problems:
+            where = self.doc.locate(self._entry, key=True)
+            self.issues.append(Issue(message, where, _label(self._entry)))
 
     def atlas_members(self, patterns: Sequence[str]) -> list[str]:
         pool = list(self.m.sprites) + list(self.m.animations)
@@ -215,7 +250,7 @@ class Resolver:
 
     def _vae(self, vae: str | None) -> str | None:
         """A VAE override: a folder of the project (made absolute, so -C works) or a hub id."""
-        if vae is None or not (self.dir / vae).is_dir():
+        if vae is None or path_text_problem(vae) or not (self.dir / vae).is_dir():
             return vae
         return str((self.dir / vae).resolve())
 
@@ -252,7 +287,10 @@ class Resolver:
         if spec.colors is not None:
             return PaletteChoice({"colors": list(spec.colors)})
         if spec.file is not None:
-            f = self._file(spec.file, (*place, "file"), required=True)
+            limit = limits.PALETTE_TEXT_BYTES
+            if PurePosixPath(spec.file).suffix.lower() == ".png":
+                limit = limits.IMAGE_FILE_BYTES
+            f = self._file(spec.file, (*place, "file"), required=True, limit=limit)
             self._check_palette_file(f)
             return PaletteChoice({"file": f.path, "digest": f.digest}, file=f)
         return PaletteChoice({"auto": spec.auto})
@@ -269,26 +307,55 @@ class Resolver:
         except Issue as issue:
             self.issues.append(issue)
 
-    def _file(self, rel: str, place: Place, *, required: bool = False) -> FileInput:
+    def _file(
+        self, rel: str, place: Place, *, required: bool = False, limit: int | None = None
+    ) -> FileInput:
         """Fingerprint a project file (or folder); fall back to the lock's digest when absent.
 
-        A `required` file that is neither here nor in the lock is a located issue.
+        With a `limit`, the path is an input file (inputs.py: a regular file of at most `limit`
+        bytes inside the project); without, a regular file or a folder anywhere (models). A
+        `required` file that is neither here nor in the lock is a located issue, as is a path
+        that breaks a rule.
         """
-        path = (self.dir / rel).resolve()
         key = str(PurePosixPath(rel))
-        self.read.add(path)
+        reason = path_text_problem(rel)
+        if reason is not None:
+            self._report(place, f"the path {reason}")
+            return FileInput(key, self.dir, None, False)
+        path = (self.dir / rel).resolve()
         try:
-            digest: str | None = self._digest(path)
-            verified = True
+            reason = self._path_problem(rel, path, limit)
+            if reason is None:
+                self.read.add(path)
+                digest: str | None = self._digest(path)
+                verified = True
         except FileNotFoundError:
             digest, verified = self.lock.files.get(key), False
-            if digest is None and required and place not in self._reported:
-                self._reported.add(place)
-                label = _label(place)
-                self.issues.append(Issue(f"file not found: {rel}", self.doc.locate(place), label))
+            if digest is None and required:
+                self._report(place, f"file not found: {rel}")
+        except OSError as exc:
+            reason = f"{rel} cannot be read ({exc.strerror or exc})"
+        if reason is not None:
+            self._report(place, reason)
+            return FileInput(key, self.dir, None, False)
         if digest is not None:
             self.files[key] = digest
         return FileInput(key, path, digest, verified)
+
+    def _path_problem(self, rel: str, path: Path, limit: int | None) -> str | None:
+        """Why `rel` (at `path`) may not be read (see `_file`); FileNotFoundError when nothing
+        is there."""
+        if limit is not None:
+            return input_file_problem(self.dir, rel, limit)
+        if path.is_dir():
+            return None
+        reason = regular_file_problem(path, limit=1 << 62)
+        return f"{rel} {reason}" if reason else None
+
+    def _report(self, place: Place, message: str) -> None:
+        if place not in self._reported:
+            self._reported.add(place)
+            self.issues.append(Issue(message, self.doc.locate(place), _label(place)))
 
     def _digest(self, path: Path) -> str:
         if path.is_dir():
@@ -297,6 +364,8 @@ class Resolver:
                 dirs.sort()
                 for n in sorted(names):
                     p = Path(root) / n
+                    if p.exists() and not p.is_file():  # a FIFO or device: blocks, or never ends
+                        raise OSError(f"{p} is not a regular file")
                     self.read.add(p)
                     parts.append(f"{p.relative_to(path).as_posix()}={self.state.digest(p)}")
             return xxhash.xxh3_128_hexdigest("\n".join(parts).encode())

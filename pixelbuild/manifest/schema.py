@@ -18,12 +18,13 @@ from pydantic import (
     model_validator,
 )
 
-from pixelbuild import defaults
+from pixelbuild import defaults, limits
 from pixelbuild.colors import COLOR_PATTERN, normalize_color
 from pixelbuild.defaults import GENERATION, PIXEL, shown
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 MANIFEST_VERSION = 1
+HUB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$"
 
 
 def _check_name(name: str) -> str:
@@ -42,6 +43,19 @@ Name = Annotated[
         description="A name: letters, digits, '_', '.', '-'.",
     ),
 ]
+
+
+def _check_hub_id(repo: str) -> str:
+    if len(repo) > 200 or not re.fullmatch(HUB_ID_PATTERN, repo):
+        raise ValueError(
+            f"{repo[:80]!r} is not a hub id: 'owner/name' of letters, digits, '_', '.' and '-'"
+        )
+    return repo
+
+
+HubId = Annotated[
+    str, AfterValidator(_check_hub_id), Field(json_schema_extra={"pattern": HUB_ID_PATTERN})
+]
 # Checked by the one colour parser (so every colour the manifest accepts is one the pixel step
 # reads), normalised to '#rrggbb'; the pattern is for editors reading the JSON schema.
 Color = Annotated[
@@ -52,9 +66,15 @@ Color = Annotated[
     ),
 ]
 PositiveInt = Annotated[int, Field(ge=1)]
+SpriteSide = Annotated[int, Field(ge=1, le=limits.SPRITE_SIDE)]
 Size = Annotated[
-    PositiveInt | tuple[PositiveInt, PositiveInt],
+    SpriteSide | tuple[SpriteSide, SpriteSide],
     Field(description="Pixels: one number for a square, or [width, height]."),
+]
+CanvasSide = Annotated[int, Field(ge=1, le=limits.CANVAS_SIDE)]
+CanvasSize = Annotated[
+    CanvasSide | tuple[CanvasSide, CanvasSide],
+    Field(description="Canvas pixels: one number for a square, or [width, height]."),
 ]
 
 
@@ -71,7 +91,7 @@ class PaletteDef(Strict):
     """A palette: exactly one of a built-in name, a list of colours, a file, or `auto: N`."""
 
     builtin: str | None = Field(None, description="A built-in palette, e.g. 'db32' or 'pico-8'.")
-    colors: list[Color] | None = Field(None, min_length=1, max_length=256)
+    colors: list[Color] | None = Field(None, min_length=1, max_length=limits.PALETTE_COLORS)
     file: str | None = Field(
         None, description="A palette file: Lospec .hex, GIMP .gpl, JASC .pal or a PNG swatch."
     )
@@ -160,7 +180,7 @@ class LoraUse(Strict):
     """A LoRA applied to an entry, with an optional weight overriding the LoRA's own."""
 
     name: Name
-    weight: float | None = None
+    weight: float | None = Field(None, allow_inf_nan=False)
 
 
 LoraList = list[Name | LoraUse]
@@ -199,7 +219,7 @@ class GenerationSettings(Strict):
         description="Canvas = target size x scale, kept in the model's range "
         f"{shown(GENERATION, 'scale')}.",
     )
-    canvas: Size | None = Field(None, description="Explicit canvas size, overriding `scale`.")
+    canvas: CanvasSize | None = Field(None, description="Explicit canvas size, overriding `scale`.")
 
 
 # --- entries ---------------------------------------------------------------------------------
@@ -239,6 +259,7 @@ class Sprite(EntryBase):
     out_dir: ClassVar[str] = "sprites"
 
     image: str | None = Field(None, description="An image file to pixelize instead of a prompt.")
+
     @model_validator(mode="after")
     def _prompt_or_image(self) -> Sprite:
         if (self.prompt is None) == (self.image is None):
@@ -253,9 +274,11 @@ class Animation(EntryBase):
     out_dir: ClassVar[str] = "animations"
 
     prompts: list[str] | None = Field(
-        None, description="One prompt per frame (instead of `prompt`)."
+        None, max_length=limits.FRAMES, description="One prompt per frame (instead of `prompt`)."
     )
-    frames: PositiveInt | None = Field(None, le=256, description="Frame count ({i}/{n} in prompt).")
+    frames: PositiveInt | None = Field(
+        None, le=limits.FRAMES, description="Frame count ({i}/{n} in prompt)."
+    )
     base: Name | None = Field(None, description="A sprite entry the frames derive from.")
     strength: float | None = Field(
         None,
@@ -266,9 +289,11 @@ class Animation(EntryBase):
     fps: float | None = Field(
         None, gt=0, le=120, description=f"Frames per second (default {defaults.FPS:g})."
     )
-    durations: list[PositiveInt] | None = Field(None, description="Per-frame duration in ms.")
+    durations: list[Annotated[int, Field(ge=1, le=limits.DURATION_MS)]] | None = Field(
+        None, max_length=limits.FRAMES, description="Per-frame duration in ms."
+    )
     mode: Literal["loop", "once", "pingpong"] = "loop"
-    columns: PositiveInt | None = None
+    columns: PositiveInt | None = Field(None, le=limits.FRAMES)
     padding: int = Field(0, ge=0, le=16)
 
     @model_validator(mode="after")
@@ -308,8 +333,8 @@ class Tileset(EntryBase):
     out_dir: ClassVar[str] = "tiles"
 
     prompt: str
-    variants: PositiveInt = Field(defaults.VARIANTS, le=256)
-    columns: PositiveInt | None = None
+    variants: PositiveInt = Field(defaults.VARIANTS, le=limits.FRAMES)
+    columns: PositiveInt | None = Field(None, le=limits.FRAMES)
     padding: int = Field(0, ge=0, le=16)
 
     def prompt_texts(self) -> list[str]:
@@ -328,7 +353,7 @@ class Atlas(Strict):
     padding: int = Field(defaults.ATLAS_PADDING, ge=0, le=64)
     extrude: int = Field(0, ge=0, le=8, description="Repeat edge pixels outwards (anti-bleed).")
     power_of_two: bool = False
-    max_size: PositiveInt = Field(defaults.ATLAS_MAX_SIZE, le=16384)
+    max_size: PositiveInt = Field(defaults.ATLAS_MAX_SIZE, le=limits.ATLAS_SIDE)
     json_format: Literal["hash", "array"] = "hash"
     out: str | None = None
 
@@ -339,7 +364,7 @@ class Atlas(Strict):
 class ModelDef(Strict):
     """SDXL weights: exactly one of a hub repository id, a diffusers folder, or a single file."""
 
-    repo: str | None = Field(None, description="Hub id, looked up in the local HF cache.")
+    repo: HubId | None = Field(None, description="Hub id, looked up in the local HF cache.")
     path: str | None = Field(None, description="A diffusers folder (model_index.json inside).")
     file: str | None = Field(None, description="A single-file checkpoint (.safetensors).")
     config: str | None = Field(None, description="Local config folder for a single-file model.")
@@ -361,7 +386,7 @@ class LoraDef(Strict):
     """A LoRA file (kohya or diffusers .safetensors) with its default weight and trigger words."""
 
     file: str
-    weight: float = 1.0
+    weight: float = Field(1.0, allow_inf_nan=False)
     triggers: list[str] = Field(default_factory=list, description="Added to the prompt.")
 
 

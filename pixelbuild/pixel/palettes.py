@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import limits
 from ..colors import parse_color
 from ..errors import Issue, Location
+from ..inputs import regular_file_problem
 from .builtin import BUILTIN_PALETTES
 from .oklab import oklab_to_srgb, srgb_to_oklab
 from .quantize import kmeans_lab
@@ -39,12 +41,17 @@ def _col(raw: str, token: str) -> int:
 
 def _read_text(path: Path) -> list[str]:
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = Path(path).read_bytes()[: e.start].count(b"\n") + 1
-        raise _issue(path, line, 1, "palette file is not UTF-8 text") from None
+        reason = regular_file_problem(Path(path), limits.PALETTE_TEXT_BYTES)
+        if reason is not None:
+            raise _issue(path, 1, 1, f"the palette file {reason}")
+        data = Path(path).read_bytes()
     except OSError as e:
         raise _issue(path, 1, 1, f"cannot read palette file: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise _issue(path, line, 1, "palette file is not UTF-8 text") from None
     return text.splitlines()
 
 
@@ -67,10 +74,15 @@ def _rgb_triplet(path: Path, n: int, raw: str, parts: list[str]) -> tuple[int, i
         raise _issue(path, n, col, f"expected 'R G B', got {raw.strip()!r}")
     values = []
     for tok in parts[:3]:
-        if not tok.isdigit() or int(tok) > 255:
+        if not _small_number(tok) or int(tok) > 255:
             raise _issue(path, n, _col(raw, tok), f"colour channel must be 0..255, got {tok!r}")
         values.append(int(tok))
     return values[0], values[1], values[2]
+
+
+def _small_number(token: str) -> bool:
+    """ASCII digits, few enough for `int` (not '²', not 5,000 nines)."""
+    return token.isascii() and token.isdigit() and len(token) <= 6
 
 
 def _parse_gpl(path: Path) -> list[tuple[int, int, int]]:
@@ -92,7 +104,7 @@ def _parse_pal(path: Path) -> list[tuple[int, int, int]]:
         raise _issue(path, 1, 1, "not a JASC palette: the first line must be 'JASC-PAL'")
     if len(lines) < 2 or lines[1].strip() != "0100":
         raise _issue(path, 2, 1, "unsupported JASC-PAL version (expected '0100')")
-    if len(lines) < 3 or not lines[2].strip().isdigit():
+    if len(lines) < 3 or not _small_number(lines[2].strip()):
         raise _issue(path, 3, 1, "expected the number of colours on line 3")
     count = int(lines[2].strip())
     colors = []
@@ -107,13 +119,12 @@ def _parse_pal(path: Path) -> list[tuple[int, int, int]]:
 
 
 def _parse_png(path: Path) -> list[tuple[int, int, int]]:
-    from PIL import Image, UnidentifiedImageError
+    from pixelbuild.images import read_image
 
     try:
-        with Image.open(path) as im:
-            rgba = np.asarray(im.convert("RGBA"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise _issue(path, 1, 1, f"cannot read PNG swatch: {e}") from None
+        rgba = read_image(path, limits.SWATCH_PIXELS)
+    except Issue as e:
+        raise _issue(path, 1, 1, f"cannot read PNG swatch: {e.message}") from None
     px = rgba.reshape(-1, 4)
     px = px[px[:, 3] > 0, :3]
     _, first = np.unique(px, axis=0, return_index=True)
@@ -136,8 +147,9 @@ def load_palette_file(path: Path) -> np.ndarray:
     colors = parser(path)
     if not colors:
         raise _issue(path, 1, 1, "palette file holds no colours")
-    if len(colors) > 256:
-        raise _issue(path, 1, 1, f"palette has {len(colors)} colours; at most 256 are supported")
+    if len(colors) > limits.PALETTE_COLORS:
+        most = limits.PALETTE_COLORS
+        raise _issue(path, 1, 1, f"palette has {len(colors)} colours; at most {most} are supported")
     return np.array(colors, dtype=np.uint8).reshape(-1, 3)
 
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import limits
 from ..colors import parse_color
 from ..defaults import PIXEL
+from ..errors import Issue
 from . import alpha as alpha_ops
 from .dither import PERIODS, dither_cells, dither_period
 from .oklab import oklab_to_srgb, srgb_to_oklab
@@ -466,6 +468,12 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     a = np.asarray(image)
     if factor == 1:
         return a.copy()
+    h, w = a.shape[:2]
+    if max(h, w) * factor > limits.OUTPUT_SIDE:
+        raise Issue(
+            f"a {w}x{h} image upscaled {factor}x would be {w * factor}x{h * factor}, over the "
+            f"{limits.OUTPUT_SIDE} px limit on a side; lower `pixel.upscale` or the size"
+        )
     return np.repeat(np.repeat(a, factor, axis=0), factor, axis=1)
 
 
