@@ -43,16 +43,17 @@ class State:
     def __init__(self, path: Path, *, readonly: bool = False, warn: Callable[[str], None] = print):
         self.path = path
         self.readonly = readonly
+        self.warn = warn
         self._closed = False
         try:
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
-            if _unwritable(exc):
-                raise self._error(exc) from None
-            if readonly:
-                warn(f"{path} is corrupt ({exc}): checking without it")
+            if readonly:  # a check needs no cache: the lock holds every digest
+                warn(f"{path} is unreadable ({exc}): checking without it")
                 self.db = sqlite3.connect(":memory:")
                 self.db.executescript(SCHEMA)
+            elif _unwritable(exc):
+                raise self._error(exc) from None
             else:
                 for name in (path.name, *layout.STATE_SIDE):
                     if (path.parent / name).exists():
@@ -78,6 +79,8 @@ class State:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=30)
+        # A byte flipped inside a stored path or record must read as a miss, not as an error.
+        db.text_factory = lambda raw: raw.decode("utf-8", "replace")
         try:
             if not self.readonly:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -103,12 +106,21 @@ class State:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            if not _unwritable(exc):
-                raise CacheError(
-                    f"the cache database {self.path} is damaged ({exc}); run the build again "
-                    "to start a new one (finished outputs are kept)"
-                ) from None
-            raise self._error(exc) from None
+            if _unwritable(exc):
+                raise self._error(exc) from None
+            if not self.readonly:  # damage found mid-build: start a new one at once
+                self.db.close()
+                self._stats, self._dirty_stats = None, {}
+                for name in (self.path.name, *layout.STATE_SIDE):
+                    if (self.path.parent / name).exists():
+                        layout.quarantine(
+                            self.path.parent, self.path.parent / name, self.warn, "is damaged"
+                        )
+                self.db = self._open()
+            raise CacheError(
+                f"the cache database {self.path} is damaged ({exc}); it was moved aside: run "
+                "the build again (finished outputs are kept)"
+            ) from None
 
     # -- stat cache: a file's digest, re-read only when its signature changes --
 
