@@ -210,6 +210,19 @@ def _parser() -> argparse.ArgumentParser:
     adopt.add_argument("entries", nargs="+", metavar="ENTRY")
     _wait_option(adopt)
 
+    train = command(
+        "train",
+        "train one LoRA of `loras:` (its `train:` settings) and say where it is",
+        _train,
+        "Train LoRA NAME as a build would (from the cache when it is current; a killed run\n"
+        "resumes from its last checkpoint) and print where the LoRA file and its validation\n"
+        "sheet are. --steps N is a quick try: trained apart, not recorded in the build.",
+    )
+    _engine_options(train)
+    train.add_argument("name", metavar="NAME", help="a LoRA of `loras:` with `train:` settings")
+    train.add_argument("--steps", type=int, metavar="N", help="train N steps only, as a trial")
+    _wait_option(train)
+
     schema = command("schema", "print the JSON schema of pixels.yaml", _schema)
     schema.add_argument("-o", "--output", type=Path, help="write it to this file instead")
 
@@ -482,6 +495,47 @@ def _adopt(args: argparse.Namespace) -> int:
     else:
         for rel in files:
             print(f"adopted {rel} (finished by hand)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pixelbuild.console import make_reporter
+    from pixelbuild.plan.steps import TRAIN, ancestors
+    from pixelbuild.run.builder import Builder
+
+    if args.steps is not None and args.steps < 1:
+        raise UsageError("--steps must be at least 1")
+    project = _open(args)
+    try:
+        with _exclusive(project, args):
+            plan = project.plan()
+            found = {
+                s.label: s for e in plan.entries for s in ancestors(e.final) if s.kind is TRAIN
+            }
+            step = found.get(f"lora:{args.name}")
+            if step is None:
+                trained = ", ".join(sorted(n.removeprefix("lora:") for n in found)) or "none"
+                raise UsageError(
+                    f"no LoRA {args.name!r} is trained in this project (a `loras:` entry with "
+                    f"`train:` settings that an entry uses); trained here: {trained}"
+                )
+            project.require_inputs([step.target.name], allow_download=args.allow_download)
+            reporter = make_reporter(quiet=args.json)
+            builder = Builder(project, reporter, engine_options=_engine_kwargs(args))
+            reporter.start({})
+            try:
+                lora, sheet, ran = builder.train(step, steps=args.steps)
+            finally:
+                reporter.finish_steps()
+                builder.close()
+    finally:
+        project.close()
+    if args.json:
+        _print_json({"lora": str(lora), "sheet": str(sheet) if sheet else None, "trained": ran})
+    else:
+        print(f"{'trained' if ran else 'up to date'}: {lora}", file=sys.stderr)
+        if sheet:
+            print(f"validation sheet: {sheet}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from pixelbuild.engines.base import ProgressFn
 from pixelbuild.plan.steps import GENERATE, Step, StepKind
-from pixelbuild.run.report import Reporter
+from pixelbuild.run.report import Reporter, TrainProgressFn
 from pixelbuild.run.result import Failure
 
 if TYPE_CHECKING:
@@ -85,6 +85,17 @@ class RichReporter(Reporter):
                 elapsed = max(time.perf_counter() - self.started, 1e-6)
                 detail += f"  {60 * self.images / elapsed:.1f} img/min"
             self.progress.update(task, detail=detail)
+
+        return update
+
+    def training_progress(self, name: str) -> TrainProgressFn | None:
+        """A bar of its own: step of total, smoothed loss, steps/s and the time left."""
+        task = self.progress.add_task(name, total=None, label=name, detail="loading")
+
+        def update(step: int, total: int, loss: float, rate: float) -> None:
+            left = (total - step) / rate if rate > 0 else 0.0
+            detail = f"loss {loss:.4f}  {rate:.2f} steps/s  ETA {left / 60:.1f} min"
+            self.progress.update(task, total=total, completed=step, detail=detail)
 
         return update
 

@@ -85,10 +85,25 @@ class LockEntry:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class LockedLora:
+    """A LoRA trained in the build: its train step's key, the trained file's digest, and where
+    it is exported into the project (a fresh clone uses that file instead of training)."""
+
+    key: str
+    digest: str
+    export: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body = {"key": self.key, "digest": self.digest}
+        return body | ({"export": self.export} if self.export else {})
+
+
 @dataclass
 class Lock:
     entries: dict[str, LockEntry] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    trained: dict[str, LockedLora] = field(default_factory=dict)
 
     def owner_of(self, output: str) -> str | None:
         """The entry that wrote `output` (assets-relative), if the lock says one did."""
@@ -123,6 +138,9 @@ class Lock:
                 lines.append(f"      {compact(key)}: {compact(entry[key])}{comma}")
             lines.append("    }" + ("," if i < len(names) - 1 else ""))
         lines.append("  },")
+        if self.trained:
+            trained = {name: lora.to_json() for name, lora in sorted(self.trained.items())}
+            lines.append(f'  "trained_loras": {compact(trained)},')
         lines.append(f'  "files": {compact(dict(sorted(self.files.items())))}')
         lines.append("}")
         return "\n".join(lines) + "\n"
@@ -156,6 +174,14 @@ def read_lock(path: Path) -> Lock:
         for name, entry in dict(raw).items():
             entries[str(name)] = LockEntry.from_json(entry)
         files = {str(k): str(v) for k, v in dict(data.get("files", {})).items()}
+        trained = {
+            str(name): LockedLora(
+                str(lora["key"]),
+                str(lora["digest"]),
+                None if lora.get("export") is None else str(lora["export"]),
+            )
+            for name, lora in dict(data.get("trained_loras", {})).items()
+        }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         hint = "delete it and rebuild (nothing built is lost: outputs are adopted)"
         raise ManifestError(
@@ -166,7 +192,7 @@ def read_lock(path: Path) -> Lock:
                 )
             ]
         ) from None
-    return Lock(entries=entries, files=files)
+    return Lock(entries=entries, files=files, trained=trained)
 
 
 def write_lock(path: Path, lock: Lock, staging: Path) -> bool:

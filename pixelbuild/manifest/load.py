@@ -250,6 +250,17 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
             problem(("project", field), f"{field}: {reason}")
     if isinstance(project.get("generate"), dict):
         check_settings(("project", "generate"), project["generate"])
+    for name, lora in loras.items():
+        export = lora.get("export") if isinstance(lora, dict) else None
+        reason = unsafe_project_path(export) if isinstance(export, str) else None
+        if reason:
+            problem(("loras", name, "export"), f"export: {reason}")
+        train = lora.get("train") if isinstance(lora, dict) else None
+        base = train.get("base") if isinstance(train, dict) else None
+        if isinstance(base, str) and base not in models:
+            problem(
+                ("loras", name, "train", "base"), f"unknown model {base!r}{_hint(base, models)}"
+            )
 
     outputs: dict[str, tuple[str | int, ...]] = {}
     for sec in ENTRY_SECTIONS:

@@ -30,6 +30,7 @@ from pixelbuild.manifest.schema import (
     SINGULAR,
     EntryBase,
     GenerationSettings,
+    LoraDef,
     LoraUse,
     Manifest,
     PaletteDef,
@@ -37,6 +38,7 @@ from pixelbuild.manifest.schema import (
 )
 from pixelbuild.manifest.source import Document
 from pixelbuild.targets import TARGET_KINDS, FileInput, Generation, PaletteChoice, Target
+from pixelbuild.targets.trained import TrainedLora
 
 Place = tuple[str | int, ...]  # a place in the manifest, as Document.locate takes it
 
@@ -66,6 +68,7 @@ class Resolver:
         self._checked: set[Path] = set()
         self._entry: Place = ()
         self._models: dict[str, ModelRef] = {}
+        self._trained_loras: dict[str, TrainedLora] = {}
         self._absent_models: dict[str, AbsentInput] = {}  # model -> why it cannot load here
         self._reported: set[Place] = set()
 
@@ -171,9 +174,10 @@ class Resolver:
         spec = ENGINES.get(g["engine"])  # validation has rejected unknown names
         model = loras = None
         triggers: tuple[str, ...] = ()
+        trained: tuple[TrainedLora, ...] = ()
         if spec is not None and spec.needs_model:
             model = self._model_for(g["model"], spec.name)
-            loras, triggers = self._loras(g["loras"])
+            loras, triggers, trained = self._loras(g["loras"])
         low, high = spec.canvas if spec is not None else (512, 1536)
         canvas = _pair(g["canvas"]) if g["canvas"] else canvas_for(size, g["scale"], low, high)
         return Generation(
@@ -187,6 +191,7 @@ class Resolver:
             model=model,
             loras=loras or (),
             triggers=triggers,
+            trained=trained,
         )
 
     def _model_for(self, name: str | None, engine: str) -> ModelRef | None:
@@ -254,22 +259,66 @@ class Resolver:
             return vae
         return str((self.dir / vae).resolve())
 
-    def _loras(self, uses: Sequence[Any]) -> tuple[tuple[LoraRef, ...], tuple[str, ...]]:
-        refs, triggers = [], []
+    def _loras(
+        self, uses: Sequence[Any]
+    ) -> tuple[tuple[LoraRef, ...], tuple[str, ...], tuple[TrainedLora, ...]]:
+        """The LoRAs an entry uses, their trigger words, and those among them trained here."""
+        refs, triggers, trained = [], [], []
         for use in uses:
             name, weight = (use.name, use.weight) if isinstance(use, LoraUse) else (use, None)
             d = self.m.loras[name]
-            f = self._file(d.file, ("loras", name, "file"), required=True)
-            refs.append(
-                LoraRef(
-                    name=name,
-                    path=f.absolute,
-                    digest=f.digest or "missing",
-                    weight=d.weight if weight is None else weight,
-                )
-            )
+            weight = d.weight if weight is None else weight
+            if d.train is not None:
+                lora = self._trained(name, d)
+                refs.append(lora.ref(weight))
+                trained.append(lora)
+                triggers.append(lora.trigger)
+            else:
+                assert d.file is not None  # the schema takes exactly one of file and train
+                f = self._file(d.file, ("loras", name, "file"), required=True)
+                refs.append(LoraRef(name, f.absolute, f.digest or "missing", weight))
             triggers.extend(d.triggers)
-        return tuple(refs), tuple(dict.fromkeys(triggers))
+        return tuple(refs), tuple(dict.fromkeys(triggers)), tuple(trained)
+
+    def _trained(self, name: str, d: LoraDef) -> TrainedLora:
+        """A LoRA trained here: its dataset fingerprinted file by file (memoized per name)."""
+        if name in self._trained_loras:
+            return self._trained_loras[name]
+        t = d.train
+        assert t is not None
+        place: Place = ("loras", name, "train")
+        folder = (self.dir / t.images).resolve()
+        files: list[FileInput] = []
+        if not folder.is_dir() or not folder.is_relative_to(self.dir):
+            self._report((*place, "images"), f"{t.images!r} is not a folder inside the project")
+        else:
+            from pixelbuild.train.dataset import list_images
+
+            for image in list_images(folder):
+                rel = image.relative_to(self.dir).as_posix()
+                files.append(self._file(rel, (*place, "images"), limit=limits.IMAGE_FILE_BYTES))
+                caption = image.with_suffix(".txt")
+                if t.captions == "txt" and caption.is_file():
+                    rel = caption.relative_to(self.dir).as_posix()
+                    files.append(self._file(rel, (*place, "captions"), limit=1 << 20))
+            if not files:
+                self._report((*place, "images"), f"no images (png, webp, gif) in {t.images}")
+        settings = t.model_dump(exclude={"images", "captions", "trigger", "base"}, mode="json")
+        lora = TrainedLora(
+            name=name,
+            folder=folder,
+            files=tuple(files),
+            trigger=t.trigger,
+            captions=t.captions,
+            settings=settings,
+            model=self.model(t.base),
+            cache=self.state.path.parent,
+            format=d.format,
+            export=d.export,
+            project=self.dir,
+        )
+        self._trained_loras[name] = lora
+        return lora
 
     # -- palettes and files --
 

@@ -382,12 +382,62 @@ class ModelDef(Strict):
         return self
 
 
-class LoraDef(Strict):
-    """A LoRA file (kohya or diffusers .safetensors) with its default weight and trigger words."""
+class Validation(Strict):
+    """Images painted while a LoRA trains, as a contact sheet beside it in the cache."""
 
-    file: str
+    prompts: list[str] = Field(min_length=1, max_length=16, description="'{trigger}' expands.")
+    every: int = Field(250, ge=1, description="Training steps between two sheets.")
+
+
+class TrainSettings(Strict):
+    """A LoRA trained on the game's own art, as a build step (cached, locked, resumable)."""
+
+    images: str = Field(description="A folder of pixel art at native size (PNG, one per file).")
+    captions: str = Field(
+        "none",
+        description="'txt' (a .txt beside each image), 'none' (the trigger alone), or a template "
+        "such as '{trigger}, {name}' ({name}: the file name).",
+    )
+    trigger: str = Field(description="The words that call the style up; added to every prompt.")
+    base: Name = Field(description="The model it is trained on, a name from `models:`.")
+    rank: int = Field(16, ge=1, le=256)
+    alpha: float | None = Field(None, gt=0, allow_inf_nan=False, description="Default: rank.")
+    steps: int = Field(1500, ge=1, le=100_000)
+    learning_rate: float = Field(1e-4, gt=0, le=1, allow_inf_nan=False)
+    batch_size: int = Field(4, ge=1, le=64)
+    resolution: int = Field(1024, ge=64, le=2048, multiple_of=64)
+    seed: int = Field(0, ge=0, lt=2**32)
+    train_text_encoder: bool = False
+    flip: bool = Field(False, description="Mirrored copies too (off: pixel art is asymmetric).")
+    checkpoint_every: int = Field(250, ge=1, description="Steps between resumable checkpoints.")
+    validation: Validation | None = None
+
+
+class LoraDef(Strict):
+    """A LoRA: a file (kohya or diffusers .safetensors), or trained here from the game's art."""
+
+    file: str | None = None
+    train: TrainSettings | None = None
     weight: float = Field(1.0, allow_inf_nan=False)
     triggers: list[str] = Field(default_factory=list, description="Added to the prompt.")
+    export: str | None = Field(
+        None,
+        description="A trained LoRA is also written here (project-relative .safetensors); a "
+        "fresh clone with it and the lock uses it without training.",
+    )
+    format: Literal["kohya", "diffusers"] = Field(
+        "kohya", description="The trained file's layout: kohya (A1111, ComfyUI) or diffusers."
+    )
+
+    @model_validator(mode="after")
+    def _file_or_train(self) -> LoraDef:
+        if (self.file is None) == (self.train is None):
+            raise ValueError("a LoRA takes exactly one of 'file' or 'train'")
+        if self.export is not None and self.train is None:
+            raise ValueError("'export' writes a trained LoRA: it needs 'train'")
+        if self.export is not None and not self.export.endswith(".safetensors"):
+            raise ValueError("'export' must be a .safetensors file")
+        return self
 
 
 # --- the project -----------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from pathlib import Path
 from pixelbuild.cache.hashing import short_digest
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
-from pixelbuild.plan.steps import PALETTE, STEP_KINDS, Step
+from pixelbuild.plan.steps import PALETTE, STEP_KINDS, TRAIN, Step
 from pixelbuild.targets import ImageTarget, Target
+from pixelbuild.targets.trained import TrainedLora
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Planner:
         self._raw: dict[str, list[Step]] = {}
         self._pixelized: dict[str, list[Step]] = {}
         self._palettes: dict[str, Step] = {}
+        self._trained: dict[str, Step] = {}
 
     def plan(self, targets: list[Target], only: set[str] | None = None) -> Plan:
         self._by_name = {t.name: t for t in targets}
@@ -120,6 +122,13 @@ class Planner:
 
     def shared_palette(self, name: str) -> Step | None:
         return self._palettes.get(name)
+
+    def trained_lora(self, lora: TrainedLora, owner: Target) -> Step:
+        """The one train step of `lora`, owned by the first target that uses it."""
+        if lora.name not in self._trained:
+            params = lora.key_params()
+            self._trained[lora.name] = Step(TRAIN, owner, params, label=f"lora:{lora.name}")
+        return self._trained[lora.name]
 
     def _member_steps(self, name: str) -> list[Step]:
         member = self.target(name)

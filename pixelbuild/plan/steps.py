@@ -26,7 +26,8 @@ class StepKind:
 
     `version` is part of every key of this kind: bump it when the step's output would change.
     `action` ("module:function") runs one step given its inputs' results; generate steps run in
-    engine batches instead (see run/builder.py). `raw_blobs` stores images quickly encoded (big
+    engine batches instead, and train steps with the build's device and progress (see
+    run/builder.py). `raw_blobs` stores images quickly encoded (big
     intermediate images); the others are stored small (what users see).
     """
 
@@ -52,9 +53,10 @@ GENERATE = StepKind("generate", "1", "generate", None, raw_blobs=True)
 PALETTE = StepKind("palette", "1", "palettes", f"{_ACTIONS}:run_palette")
 PIXELIZE = StepKind("pixelize", "1", "pixelize", f"{_ACTIONS}:run_pixelize")
 ASSEMBLE = StepKind("assemble", "2", "assemble", f"{_ACTIONS}:run_assemble")
+TRAIN = StepKind("train", "1", "train LoRAs", None, in_lock=False)  # run/training.py
 
 STEP_KINDS: dict[str, StepKind] = {
-    k.name: k for k in (SOURCE, GENERATE, PALETTE, PIXELIZE, ASSEMBLE)
+    k.name: k for k in (SOURCE, TRAIN, GENERATE, PALETTE, PIXELIZE, ASSEMBLE)
 }
 STEP_VERSIONS: dict[str, str] = {k.name: k.version for k in STEP_KINDS.values()}
 
@@ -83,3 +85,15 @@ class Step:
                 "inputs": [s.key for s in self.inputs],
             }
         )
+
+
+def ancestors(step: Step) -> list[Step]:
+    """`step` and every step it depends on, each once, `step` first."""
+    seen: dict[str, Step] = {}
+    todo = [step]
+    while todo:
+        s = todo.pop()
+        if s.key not in seen:
+            seen[s.key] = s
+            todo.extend(reversed(s.inputs))
+    return list(seen.values())

@@ -9,16 +9,19 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any
 
 from pixelbuild import __version__, defaults
+from pixelbuild.cache.hashing import digest_bytes
 from pixelbuild.cache.layout import TMP
 from pixelbuild.cache.lock import LockedOutput, LockEntry, write_lock
+from pixelbuild.cache.store import write_atomic
 from pixelbuild.engines.base import Engine, GenerateRequest
 from pixelbuild.engines.registry import ENGINES, get_engine
-from pixelbuild.errors import DiskFull, PixelbuildError, as_disk_full
+from pixelbuild.errors import DiskFull, OwnershipError, PixelbuildError, as_disk_full
 from pixelbuild.plan.plan import EntryPlan, Plan
-from pixelbuild.plan.steps import GENERATE, Step
+from pixelbuild.plan.steps import GENERATE, TRAIN, Step, ancestors
 from pixelbuild.run.actions import Result
 from pixelbuild.run.project import Project
 from pixelbuild.run.report import Reporter
@@ -97,6 +100,13 @@ class Builder:
         """Write the lock and commit the state, however the build ended. A lock that cannot be
         written keeps the previous one (atomic replace) and fails the build."""
         p = self.project
+        used = {
+            lora.name
+            for t in p.targets
+            if isinstance(t, ImageTarget) and t.generation is not None
+            for lora in t.generation.trained
+        }
+        p.lock.trained = {n: lora for n, lora in p.lock.trained.items() if n in used}
         try:
             p.lock.files = dict(sorted((p.lock.files | p.files).items()))
             write_lock(p.lock_path, p.lock, p.cache / TMP)
@@ -105,6 +115,33 @@ class Builder:
             full = as_disk_full(exc, p.lock_path.parent)
             failure = Failure.of(full or exc)
             result.failed["pixels.lock"] = Failure(f"pixels.lock was not updated: {failure}")
+
+    def train(self, step: Step, *, steps: int | None = None) -> tuple[Path, Path | None, bool]:
+        """Run one train step (`pixelbuild train`): from the cache when it is there. With
+        `steps`, a trial run that is not recorded. Returns the LoRA file, its validation sheet
+        (or None) and whether it trained now."""
+        from pixelbuild.run.training import materialize, run_train, trained_lora
+
+        lora = trained_lora(step)
+        device = self.engine_options.get("diffusers", {}).get("device")
+        progress = self.reporter.training_progress(step.label)
+        if steps is not None:
+            out = run_train(step, device=device, progress=progress, steps=steps)
+            trial = lora.path.with_name(f"{lora.name}-try-{steps}.safetensors")
+            trial.parent.mkdir(parents=True, exist_ok=True)
+            for name, data in out.files.items():
+                target = trial if name.endswith(".safetensors") else trial.with_suffix(".png")
+                write_atomic(target, data, self.project.cache / TMP)
+            return trial, trial.with_suffix(".png") if len(out.files) > 1 else None, True
+        ran = not self._cached(step)
+        if ran:
+            out = run_train(step, device=device, progress=progress)
+            self._store(step, out)
+            self._trained(step, out)
+            write_lock(self.project.lock_path, self.project.lock, self.project.cache / TMP)
+            self.project.state.commit()
+        path = materialize(lora, self._load(step).files)
+        return path, lora.sheet if lora.sheet.is_file() else None, ran
 
     def _hand_finished(self, entry: EntryPlan) -> str | None:
         """The conflict of rebuilding an entry whose outputs were finished by hand, if it is."""
@@ -200,8 +237,59 @@ class Builder:
         try:
             self._load(step)
         except _Missing:
-            return False
+            return step.kind is TRAIN and self._from_export(step)
         return True
+
+    def _from_export(self, step: Step) -> bool:
+        """A train step answered by its `export:` file, when the lock says that file is what
+        this very step trained (a fresh clone: no cache, no training)."""
+        from pixelbuild.run.training import trained_lora
+        from pixelbuild.targets.trained import LORA_FILE
+
+        lora = trained_lora(step)
+        locked = self.project.lock.trained.get(lora.name)
+        path = lora.export_path
+        if locked is None or locked.key != step.key or path is None or not path.is_file():
+            return False
+        data = path.read_bytes()
+        if digest_bytes(data) != locked.digest:
+            return False
+        self._store(step, Result(files={LORA_FILE: data}, meta={"from": lora.export}))
+        return True
+
+    def _trained(self, step: Step, out: Result) -> None:
+        """After a train step ran: its record in the lock and, with `export:`, the file."""
+        from pixelbuild.cache.lock import LockedLora
+        from pixelbuild.run.training import trained_lora
+        from pixelbuild.targets.trained import LORA_FILE
+
+        lora = trained_lora(step)
+        data = out.files[LORA_FILE]
+        digest = digest_bytes(data)
+        path = lora.export_path
+        if path is not None:
+            previous = self.project.lock.trained.get(lora.name)
+            self._export(path, data, digest, previous.digest if previous else None)
+        self.project.lock.trained[lora.name] = LockedLora(step.key, digest, lora.export)
+
+    def _export(self, path: Path, data: bytes, digest: str, ours: str | None) -> None:
+        """Write a trained LoRA into the project, never over a file pixelbuild did not write."""
+        state = self.project.state
+        try:
+            on_disk: str | None = state.digest(path)
+        except FileNotFoundError:
+            on_disk = None
+        if on_disk == digest:
+            return
+        if on_disk is not None and not self.force and on_disk not in (ours, state.owned(path)):
+            raise OwnershipError(
+                f"{path} exists and was not written by pixelbuild; move it away, point "
+                "`export:` elsewhere, or pass --force to overwrite it"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state.own(path, digest)
+        write_atomic(path, data, self.project.cache / TMP)
+        state.remember(path, digest)
 
     def _guard(self, step: Step, result: BuildResult) -> Failure | None:
         """Run one step; its failure, if it fails (a bug of ours included: others go on)."""
@@ -223,6 +311,16 @@ class Builder:
         return failure
 
     def _run_one(self, step: Step) -> None:
+        if step.kind is TRAIN:
+            from pixelbuild.run.training import run_train
+
+            device = self.engine_options.get("diffusers", {}).get("device")
+            out = run_train(
+                step, device=device, progress=self.reporter.training_progress(step.label)
+            )
+            self._store(step, out)
+            self._trained(step, out)
+            return
         inputs = [self._load(s) for s in step.inputs]
         out = step.kind.run()(step, inputs)
         self._store(step, out)
@@ -237,9 +335,10 @@ class Builder:
             progress = self.reporter.generation_progress([s.label for s in batch])
             requests = [self._requests.pop(s.key) for s in batch]
             images = engine.generate(requests, progress)
-            made_by = {"provenance": self._provenance(engine)}
+            made_by = self._provenance(engine)
             for step, image in zip(batch, images, strict=True):
-                self._store(step, Result(images=[image], meta=made_by))
+                meta = {"provenance": made_by | self._trained_digests(step)}
+                self._store(step, Result(images=[image], meta=meta))
         except (PixelbuildError, OSError) as exc:
             if (full := as_disk_full(exc, self.project.cache)) is not None:
                 raise full from None
@@ -264,7 +363,12 @@ class Builder:
         assert isinstance(target, ImageTarget) and target.generation is not None
         gen = target.generation
         p = step.params
-        init = self._load(step.inputs[0]).images[0] if step.inputs else None
+        frames = [s for s in step.inputs if s.kind is not TRAIN]
+        init = self._load(frames[0]).images[0] if frames else None
+        for trained in (s for s in step.inputs if s.kind is TRAIN):
+            from pixelbuild.run.training import materialize, trained_lora
+
+            materialize(trained_lora(trained), self._load(trained).files)
         return GenerateRequest(
             entry=step.label,
             prompt=p["prompt"],
@@ -396,21 +500,26 @@ class Builder:
         provenance = getattr(engine, "provenance", None)
         return info | (provenance() if callable(provenance) else {})
 
+    def _trained_digests(self, step: Step) -> dict[str, Any]:
+        """The digests of the LoRA files trained for a generate step (for the lock)."""
+        from pixelbuild.targets.trained import LORA_FILE
+
+        found = {
+            s.label.removeprefix("lora:"): digest_bytes(self._load(s).files[LORA_FILE])
+            for s in step.inputs
+            if s.kind is TRAIN
+        }
+        return {"trained_loras": found} if found else {}
+
     def _recorded_provenance(self, final: Step) -> dict[str, Any] | None:
         """The provenance stored with the first generate step `final` depends on (so the lock
         is a function of the manifest and the stored results, not of this process)."""
-        todo, seen = [final], set()
-        while todo:
-            step = todo.pop()
-            if step.key in seen:
-                continue
-            seen.add(step.key)
+        for step in ancestors(final):
             if step.kind is GENERATE:
                 record = self.project.state.record(step.key)
                 made = (record or {}).get("meta", {}).get("provenance")
                 if made:
                     return dict(made)
-            todo.extend(step.inputs)
         return None
 
     def _remove(self, name: str, outputs: list[str], emitter: Any, result: BuildResult) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pixelbuild.engines.base import ProgressFn
 from pixelbuild.plan.steps import Step, StepKind
 from pixelbuild.run.result import Failure
+
+TrainProgressFn = Callable[[int, int, float, float], None]
 
 
 class Reporter:
@@ -15,6 +19,10 @@ class Reporter:
 
     def generation_progress(self, entries: list[str]) -> ProgressFn | None:
         """A callback for denoising progress of one batch of images (entry per request)."""
+        return None
+
+    def training_progress(self, name: str) -> TrainProgressFn | None:
+        """A callback for a LoRA's training: (step, total, smoothed loss, steps per second)."""
         return None
 
     def step_done(self, step: Step, failure: Failure | None, *, skipped: bool = False) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pixelbuild.assemble import RustTexture
+    from pixelbuild.targets.trained import TrainedLora
 
 # Output roles, the names a target's files go by (the lock and the Rust module use the paths).
 IMAGE, RON, JSON, META = "image", "ron", "json", "meta"
@@ -54,6 +55,7 @@ class Generation:
     model: ModelRef | None = None
     loras: tuple[LoraRef, ...] = ()
     triggers: tuple[str, ...] = ()
+    trained: tuple[TrainedLora, ...] = ()  # the LoRAs among `loras` this build trains
 
     def key_params(self) -> dict[str, Any]:
         """What decides the pixels, for this engine (the procedural engine ignores SDXL knobs)."""
@@ -104,6 +106,7 @@ class Graph(Protocol):
     def raw(self, target: ImageTarget) -> list[Step]: ...
     def pixelized(self, target: ImageTarget) -> list[Step]: ...
     def shared_palette(self, name: str) -> Step | None: ...
+    def trained_lora(self, lora: TrainedLora, owner: Target) -> Step: ...
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,8 @@ class ImageTarget(Target):
         found = [self.image] if self.image else []
         if self.palette.file:
             found.append(self.palette.file)
+        for lora in self.generation.trained if self.generation else ():
+            found.extend(lora.files)  # `plan` names the training image that changed
         return found
 
     def fields(self) -> dict[str, Any]:
@@ -236,12 +241,13 @@ class ImageTarget(Target):
         gen = self.generation
         assert gen is not None, f"{self.name} has neither an image nor generation settings"
         steps: list[Step] = []
+        trained = tuple(graph.trained_lora(lora, self) for lora in gen.trained)
         for i, prompt in enumerate(self.prompts):
             params = gen.key_params() | {"prompt": prompt} | self._frame_params(i)
             inputs = self._frame_inputs(i, steps, graph)
             if inputs:
                 params["strength"] = self._strength()
-            steps.append(Step(GENERATE, self, params, inputs))
+            steps.append(Step(GENERATE, self, params, inputs + trained))
         return steps
 
     def _frame_params(self, i: int) -> dict[str, Any]:
