@@ -55,6 +55,9 @@ class GenerateRequest:
     `width` and `height` are the canvas the engine paints at (the pixelize step reduces it to the
     entry's target size). `init_image` plus `strength` asks for img2img from a base image (used to
     keep an animation's frames consistent); `tileable` asks for an image that wraps at its edges.
+    `view` is the side a character is seen from (s, w, n, e, sw, nw, ne, se; None: not a
+    character). `references` are identity/style images (RGBA) the image must follow, at
+    `reference_scale` (0: ignored), through the IP-Adapter `ip_adapter` (SDXL engines).
     Defaults are the manifest's (`pixelbuild.defaults`).
     """
 
@@ -75,6 +78,10 @@ class GenerateRequest:
     frame: int = 0
     frames: int = 1
     fallback: str = GENERATION["fallback"]  # "eager": compiled engines may run diffusers
+    view: str | None = None
+    references: tuple[np.ndarray, ...] = field(default=(), compare=False, hash=False)
+    reference_scale: float = 0.0
+    ip_adapter: ModelRef | None = None
 
 
 # (request index, step done, steps in all) -> None. Called as generation progresses.
