@@ -820,9 +820,7 @@ def main() -> None:
     ap.add_argument("--refresh", action="store_true", help="re-verify every item")
     ap.add_argument("--sheet", type=Path, help="write a contact sheet PNG of the corpus")
     ap.add_argument("--export-tests", action="store_true", help=f"refresh {TEST_DATA}")
-    ap.add_argument(
-        "--json", type=Path, default=ROOT / "bench" / "results" / "realart-corpus.json"
-    )
+    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "realart-corpus.json")
     a = ap.parse_args()
     index = build(a.cache, a.refresh)
     print(summary_table(index))

@@ -341,6 +341,44 @@ class Tileset(EntryBase):
         return [self.prompt] * self.variants  # one seed each
 
 
+class CharacterAnimation(Strict):
+    """One of a character's animations, drawn in every direction."""
+
+    frames: PositiveInt = Field(le=limits.FRAMES)
+    fps: float | None = Field(
+        None, gt=0, le=120, description=f"Frames per second (default {defaults.FPS:g})."
+    )
+    mode: Literal["loop", "once", "pingpong"] = "loop"
+    prompt: str | None = Field(
+        None, description="What the character does in it (default: the animation's name)."
+    )
+
+
+class Character(EntryBase):
+    """One character in 4 or 8 directions and named animations, on one sheet with one palette.
+
+    A base view anchors every direction; each direction's frames derive from its view. Rows are
+    direction x animation, frames run along the columns.
+    """
+
+    kind: ClassVar[str] = "character"
+    out_dir: ClassVar[str] = "characters"
+
+    prompt: str
+    directions: Literal[4, 8] = Field(4, description="4: s, w, n, e; 8 adds sw, nw, ne, se.")
+    mirror: bool = Field(
+        True, description="e (ne, se) are the exact mirror of w (nw, sw), not generated."
+    )
+    animations: dict[Name, CharacterAnimation] = Field(min_length=1, max_length=32)
+    strength: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=f"img2img strength from the base view (SDXL) (default {defaults.STRENGTH}).",
+    )
+    padding: int = Field(0, ge=0, le=16)
+
+
 class Atlas(Strict):
     """Packs sprites and animation frames into one texture with a rect per name."""
 
@@ -478,6 +516,7 @@ class Manifest(Strict):
     sprites: dict[Name, Sprite] = Field(default_factory=dict)
     animations: dict[Name, Animation] = Field(default_factory=dict)
     tilesets: dict[Name, Tileset] = Field(default_factory=dict)
+    characters: dict[Name, Character] = Field(default_factory=dict)
     atlases: dict[Name, Atlas] = Field(default_factory=dict)
 
     @field_validator("version")
@@ -492,10 +531,11 @@ class Manifest(Strict):
 
 
 # Manifest section -> the model of its entries, in build order (atlases use the others' frames).
-ENTRY_MODELS: dict[str, type[Sprite | Animation | Tileset | Atlas]] = {
+ENTRY_MODELS: dict[str, type[Sprite | Animation | Tileset | Character | Atlas]] = {
     "sprites": Sprite,
     "animations": Animation,
     "tilesets": Tileset,
+    "characters": Character,
     "atlases": Atlas,
 }
 ENTRY_SECTIONS = tuple(ENTRY_MODELS)

@@ -95,7 +95,9 @@ def run_assemble(step: Step, inputs: list[Result]) -> Result:
     """Lay a target's pixelized images out as its output files."""
     frames = [img for r in inputs for img in r.images]
     assembled = step.target.assemble(frames, step.params)
-    meta = {"seams": list(assembled.seams)} if assembled.seams else {}
+    meta: dict[str, Any] = {"seams": list(assembled.seams)} if assembled.seams else {}
+    if assembled.notes:
+        meta["notes"] = list(assembled.notes)
     return Result(files=assembled.files, meta=meta)
 
 

@@ -385,6 +385,7 @@ class Builder:
             init_image=init,
             strength=p.get("strength", defaults.STRENGTH),
             frame=p["frame"],
+            view=p.get("view"),
             frames=p["frames"],
             fallback=gen.fallback,
         )

@@ -17,14 +17,18 @@ from pixelbuild.targets.base import (
     PaletteChoice,
     Target,
 )
+from pixelbuild.targets.character import CharacterTarget
 from pixelbuild.targets.sheet import SheetTarget
 from pixelbuild.targets.sprite import SpriteTarget
 from pixelbuild.targets.tileset import TilesetTarget
 
-TARGET_KINDS: dict[str, type[SpriteTarget | AnimationTarget | TilesetTarget | AtlasTarget]] = {
+TARGET_KINDS: dict[
+    str, type[SpriteTarget | AnimationTarget | TilesetTarget | CharacterTarget | AtlasTarget]
+] = {
     "sprites": SpriteTarget,
     "animations": AnimationTarget,
     "tilesets": TilesetTarget,
+    "characters": CharacterTarget,
     "atlases": AtlasTarget,
 }
 
@@ -33,6 +37,7 @@ __all__ = [
     "AnimationTarget",
     "Assembled",
     "AtlasTarget",
+    "CharacterTarget",
     "FileInput",
     "Generation",
     "Graph",

@@ -97,6 +97,7 @@ class Assembled:
 
     files: dict[str, bytes]
     seams: tuple[float, ...] = ()  # tilesets: the seam score of each tile
+    notes: tuple[str, ...] = ()  # what the user should know (a character's feet jitter)
 
 
 class Graph(Protocol):

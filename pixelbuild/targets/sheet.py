@@ -25,6 +25,10 @@ class SheetTarget(ImageTarget):
     def _extra_outputs(self) -> dict[str, str]:
         return {RON: f"{self.stem}.assets.ron", JSON: f"{self.stem}.json"}
 
+    def cells(self) -> int:
+        """Cells of the sheet's grid: one per frame."""
+        return len(self.prompts)
+
     def frame_names(self) -> list[str]:
         return [f"{self.name}/{i}" for i in range(len(self.prompts))]
 
@@ -65,7 +69,7 @@ class SheetTarget(ImageTarget):
         scale = int(self.pixel.get("upscale", 1))
         assert self.size is not None, "only sprites take size 'auto'"
         w, h = self.size[0] * scale, self.size[1] * scale
-        n = len(self.prompts)
+        n = self.cells()
         columns = self.columns or default_columns(n, w, h)
         return GridLayout(w, h, columns, -(-n // columns), self.padding)
 
