@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,14 @@ from pixelbuild.cache.signature import Signature, signature
 from pixelbuild.errors import CacheError, DiskFull, disk_full_message
 
 SCHEMA = """
-DROP TABLE IF EXISTS files;  -- the stat cache before ctime joined the signature
 CREATE TABLE IF NOT EXISTS stats (path TEXT PRIMARY KEY, signature TEXT, digest TEXT);
 CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, kind TEXT, value TEXT);
 CREATE TABLE IF NOT EXISTS owned (path TEXT PRIMARY KEY, digest TEXT);
 """
 
+
+# Opening while another process opens it (WAL set-up is not covered by sqlite's busy timeout).
+OPEN_ATTEMPTS = 20
 
 # sqlite's words for a database it cannot write (as opposed to one that is corrupt)
 _UNWRITABLE = ("readonly", "unable to open", "disk is full", "disk i/o", "locked")
@@ -82,15 +85,28 @@ class State:
         # A byte flipped inside a stored path or record must read as a miss, not as an error.
         db.text_factory = lambda raw: raw.decode("utf-8", "replace")
         try:
-            if not self.readonly:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            db.execute("SELECT count(*) FROM records").fetchone()  # reads a page: finds damage
+            for attempt in range(OPEN_ATTEMPTS):
+                try:
+                    self._prepare(db)
+                    break
+                except sqlite3.OperationalError as exc:  # another process is opening it too
+                    if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
         except BaseException:
             db.close()
             raise
         return db
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """WAL mode, the tables, and a read of a page (which finds most damage)."""
+        if not self.readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'files'").fetchone():
+            db.execute("DROP TABLE files")  # the stat cache before ctime joined the signature
+        db.executescript(SCHEMA)
+        db.execute("SELECT count(*) FROM records").fetchone()
 
     def _error(self, exc: BaseException) -> CacheError:
         if "disk is full" in str(exc).lower() or getattr(exc, "errno", None) == errno.ENOSPC:
