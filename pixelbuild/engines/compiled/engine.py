@@ -13,7 +13,9 @@ other library versions, TensorRT missing) the engine raises an EngineError namin
 runs the eager UNet. Tileable entries need circular padding: they run eager (with a warning) unless
 a profile with `tiles: true` built engines for them. Active LoRAs are applied by refitting the
 compiled weights with the fused LoRA weights (AOTInductor `load_constants`; torch-tensorrt
-`refit_module_weights` for refittable engines).
+`refit_module_weights` for refittable engines). Reference images (IP-Adapter) add image tokens
+the compiled UNets do not take: those batches run eager under `fallback: eager` and are an
+EngineError otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ from pixelbuild.engines.base import GenerateRequest, ProgressFn
 from pixelbuild.engines.compiled import store
 from pixelbuild.engines.compiled.profile import Bucket, find_profiles, load_profile
 from pixelbuild.engines.registry import ENGINES
-from pixelbuild.engines.sdxl import DiffusersEngine, LoadedPipeline, describe_entries
+from pixelbuild.engines.sdxl import (
+    DiffusersEngine,
+    LoadedPipeline,
+    active_references,
+    describe_entries,
+)
 from pixelbuild.errors import EngineError, PixelbuildError
 
 
@@ -144,6 +151,14 @@ class CompiledEngine(DiffusersEngine):
         first = requests[0]
         assert first.model is not None
         entries = describe_entries(requests)
+        if active_references(first):
+            self._fallback(
+                first,
+                entries,
+                f"reference images (IP-Adapter) need the eager UNet: the {self.compiler} engines "
+                "take no image embeddings",
+            )
+            return None
         factor = 2 if self._cfg(loaded, first) else 1
         need = len(requests) * factor
         padding = "circular" if first.tileable else "zeros"
@@ -335,6 +350,7 @@ def _compiled_forward(module: Any, bucket: Bucket, unet: Any, entries: str) -> C
         added = kwargs.pop("added_cond_kwargs", None) or {}
         # The pipeline passes these as None (SDXL base: no timestep_cond, no attention mask).
         unused = [k for k, v in kwargs.items() if v is not None and v != {}]
+        unused += [k for k in added if k not in ("text_embeds", "time_ids")]
         if args or unused:
             raise EngineError.about(
                 entries, f"the compiled UNet takes no {', '.join(unused) or 'extra arguments'}"

@@ -1,12 +1,14 @@
 """The `diffusers` engine: Stable Diffusion XL through Hugging Face diffusers, on cuda, mps or cpu.
 
 Requests that share a batch key (model, active LoRAs and weights, canvas, scheduler, steps,
-guidance, tiling, img2img strength) run through one pipeline call per chunk of `batch_size`, with
+guidance, tiling, img2img strength, and for reference images the IP-Adapter, its scale and the
+images' content digests) run through one pipeline call per chunk of `batch_size`, with
 one CPU generator per image seeded from the request, so an image does not depend on its batch
 neighbours' seeds. Determinism: the same request on the same machine (same torch, device and batch
 composition) gives identical bytes; the same request batched and alone differs by at most one
 8-bit level (batched matmuls round differently). Prompt embeddings are computed once per distinct
-(prompt, negative prompt, LoRA set) and reused.
+(prompt, negative prompt, LoRA set) and reused; reference images once per distinct set of images
+(see references.py).
 
 Subclasses (the compiled engines) change how a batch runs through two hooks, `batch_size` and
 `run_batch`, and read the resident pipeline through `loaded`; see `DiffusersEngine`.
@@ -28,7 +30,17 @@ import numpy as np
 from pixelbuild.engines.base import GenerateRequest, ModelRef, ProgressFn
 from pixelbuild.engines.registry import ENGINES
 from pixelbuild.engines.sdxl.loras import LoraState, active_loras
-from pixelbuild.engines.sdxl.models import load_pipeline, resolve_device, resolve_dtype
+from pixelbuild.engines.sdxl.models import (
+    load_pipeline,
+    model_key,
+    resolve_device,
+    resolve_dtype,
+)
+from pixelbuild.engines.sdxl.references import (
+    ReferenceState,
+    check_references,
+    reference_key,
+)
 from pixelbuild.engines.sdxl.sampling import (
     check_scheduler,
     circular_padding,
@@ -45,16 +57,6 @@ _EMBED_NAMES = (
     "pooled_prompt_embeds",
     "negative_pooled_prompt_embeds",
 )
-
-
-def model_key(model: ModelRef | None) -> Hashable:
-    """What identifies a loaded model: two requests with equal keys share one pipeline."""
-    if model is None:
-        return None
-    return (
-        model.name, model.source, model.location, model.digest, model.vae, model.config,
-        model.allow_pickle, model.dtype,
-    )  # fmt: skip
 
 
 def describe_entries(requests: Sequence[GenerateRequest]) -> str:
@@ -78,8 +80,9 @@ class LoadedPipeline:
 
     `key` is the `model_key` of the model it holds and `dtype` the precision it runs in ('fp16',
     'bf16' or 'fp32'); `scheduler_config` is the model's own scheduler config, which every
-    request's scheduler is built on. `loras` tracks the adapters loaded into `pipe` and `embeds`
-    caches prompt embeddings (both are the engine's; a pipeline holds no LoRA when it is adopted).
+    request's scheduler is built on. `loras` tracks the adapters loaded into `pipe`,
+    `references` the IP-Adapter, and `embeds` caches prompt embeddings (all are the engine's; a
+    pipeline holds no LoRA and no IP-Adapter when it is adopted).
     """
 
     key: Hashable
@@ -87,6 +90,7 @@ class LoadedPipeline:
     dtype: str
     scheduler_config: Any
     loras: LoraState = field(default_factory=LoraState)
+    references: ReferenceState = field(default_factory=ReferenceState)
     embeds: dict[Hashable, tuple[Any, ...]] = field(default_factory=dict)
     img2img_pipe: Any = None
 
@@ -158,6 +162,7 @@ class DiffusersEngine:
             request.tileable,
             img2img,
             float(request.strength) if img2img else None,
+            reference_key(request),
         )
 
     def batch_size(self, request: GenerateRequest) -> int:
@@ -294,6 +299,7 @@ class DiffusersEngine:
         first = requests[0]
         entries = describe_entries(requests)
         loaded.loras.activate(loaded.pipe, first.loras, entries)
+        loaded.references.activate(loaded.pipe, first, entries, self.allow_download)
         img2img = first.init_image is not None
         pipe = loaded.img2img() if img2img else loaded.pipe
         pipe.scheduler = make_scheduler(first.scheduler, loaded.scheduler_config)
@@ -324,6 +330,7 @@ class DiffusersEngine:
         try:
             with torch.inference_mode():
                 kwargs.update(self._embeddings(loaded, requests, cfg))
+                kwargs.update(loaded.references.image_embeds(loaded.pipe, requests, cfg, entries))
                 with tiles:
                     images = pipe(**kwargs).images
         except EngineError:
@@ -349,6 +356,7 @@ class DiffusersEngine:
                 request.entry, f"canvas {request.width}x{request.height} is not a multiple of 8"
             )
         check_scheduler(request.scheduler, request.entry)
+        check_references(request)
         if request.init_image is not None and int(request.steps * request.strength) < 1:
             raise EngineError.about(
                 request.entry,

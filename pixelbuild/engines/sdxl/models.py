@@ -10,6 +10,7 @@ imported inside the functions only.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -22,6 +23,16 @@ PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl"})
 #: The precisions a model runs in (engine profiles compile for the same ones).
 Precision = Literal["fp16", "bf16", "fp32"]
 DTYPES: tuple[Precision, ...] = get_args(Precision)
+
+
+def model_key(model: ModelRef | None) -> Hashable:
+    """What identifies a loaded model: two requests with equal keys share one pipeline."""
+    if model is None:
+        return None
+    return (
+        model.name, model.source, model.location, model.digest, model.vae, model.config,
+        model.allow_pickle, model.dtype,
+    )  # fmt: skip
 
 
 def _download_hint(repo: str, config_only: bool = False) -> str:
@@ -105,13 +116,21 @@ def _refuse_pickle(path: Path, what: str, allow_pickle: bool) -> None:
         )
 
 
-def _hub_snapshot(repo: str, allow_download: bool, config_only: bool = False) -> Path | None:
-    """The local snapshot folder of a hub repository, or None when it is not cached."""
+def _hub_snapshot(
+    repo: str,
+    allow_download: bool,
+    config_only: bool = False,
+    patterns: list[str] | None = None,
+) -> Path | None:
+    """The local snapshot folder of a hub repository, or None when it is not cached.
+
+    With `patterns` (or `config_only`: the configs), a download fetches only those files."""
     from huggingface_hub import snapshot_download
 
     from pixelbuild.cache.hub import hub_cache
 
-    patterns = ["*.json", "*.txt"] if config_only else None
+    if config_only:
+        patterns = ["*.json", "*.txt"]
     try:  # the cache the resolver fingerprinted, read when called (not when the hub imported)
         return Path(
             snapshot_download(

@@ -82,20 +82,32 @@ def to_rgba(images: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(img) for img in np.concatenate([rgb, alpha], axis=-1)]
 
 
+#: What transparent pixels become where a model takes RGB (img2img bases, reference images).
+BACKGROUND = 255  # white
+
+
+def flatten_alpha(array: np.ndarray, what: str) -> np.ndarray:
+    """A uint8 grey/RGB/RGBA array -> a uint8 RGB array, alpha composited over `BACKGROUND`.
+
+    `what` names the image in errors ('init_image', 'reference 2')."""
+    arr = np.asarray(array)
+    if arr.dtype != np.uint8:
+        raise EngineError(f"{what} must be uint8, got {arr.dtype}")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or 0 in arr.shape:
+        raise EngineError(f"{what} must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+    if arr.shape[2] == 4:
+        a = arr[:, :, 3:4].astype(np.float32) / 255.0
+        arr = np.rint(arr[:, :, :3] * a + float(BACKGROUND) * (1.0 - a)).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
 def init_image(array: np.ndarray, width: int, height: int) -> PIL.Image.Image:
     """A uint8 RGB/RGBA/grey array -> an RGB PIL image of the canvas size (alpha over white)."""
     from PIL import Image
 
-    arr = np.asarray(array)
-    if arr.dtype != np.uint8:
-        raise EngineError(f"init_image must be uint8, got {arr.dtype}")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise EngineError(f"init_image must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
-    if arr.shape[2] == 4:
-        a = arr[:, :, 3:4].astype(np.float32) / 255.0
-        arr = np.rint(arr[:, :, :3] * a + 255.0 * (1.0 - a)).astype(np.uint8)
+    arr = flatten_alpha(array, "init_image")
     image = Image.fromarray(arr, "RGB")
     h, w = arr.shape[:2]
     if (w, h) != (width, height):
