@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import fake_hub, pb
+from conftest import fake_hub, pb, run
 from PIL import Image
 
 from pixelbuild.manifest.schema import Manifest
@@ -110,7 +110,7 @@ def test_pixels_yaml_example_builds(make_project):
     first = pb(p, "build", "--json")
     assert first.code == 0, first.err
     assert sorted(first.json["rebuilt"]) == sorted(
-        n for s in ("sprites", "animations", "tilesets", "atlases")
+        n for s in ("sprites", "animations", "tilesets", "characters", "atlases")
         for n in yaml.safe_load(text)[s]
     )  # fmt: skip
     again = pb(p, "build", "--locked")
@@ -202,3 +202,23 @@ BROKEN = textwrap.dedent(
         include: [potion]
     """
 )
+
+
+def test_the_example_game_is_built_and_current(tmp_path):
+    """examples/mossgrove as committed: its assets and Rust module match its manifest (CI's
+    `--locked`), and a fresh build of a clone writes the same bytes."""
+    game = tmp_path / "mossgrove"
+    shutil.copytree(
+        ROOT / "examples" / "mossgrove",
+        game,
+        ignore=shutil.ignore_patterns(".pixelbuild", "target"),
+    )
+    locked = run(["build", "-C", str(game), "--locked"])
+    assert locked.code == 0, locked.err
+    committed = {p.relative_to(game): p.read_bytes() for p in (game / "assets").rglob("*.png")}
+    shutil.rmtree(game / "assets")
+    fresh = run(["build", "-C", str(game)])
+    assert fresh.code == 0, fresh.err
+    rebuilt = {p.relative_to(game): p.read_bytes() for p in (game / "assets").rglob("*.png")}
+    assert rebuilt == committed
+    assert (game / "assets" / "characters" / "knight.png").is_file()

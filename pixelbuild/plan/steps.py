@@ -51,7 +51,7 @@ SOURCE = StepKind(
 )
 GENERATE = StepKind("generate", "1", "generate", None, raw_blobs=True)
 PALETTE = StepKind("palette", "1", "palettes", f"{_ACTIONS}:run_palette")
-PIXELIZE = StepKind("pixelize", "1", "pixelize", f"{_ACTIONS}:run_pixelize")
+PIXELIZE = StepKind("pixelize", "2", "pixelize", f"{_ACTIONS}:run_pixelize")
 ASSEMBLE = StepKind("assemble", "2", "assemble", f"{_ACTIONS}:run_assemble")
 TRAIN = StepKind("train", "1", "train LoRAs", None, in_lock=False)  # run/training.py
 

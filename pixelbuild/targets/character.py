@@ -185,7 +185,7 @@ class CharacterTarget(SheetTarget):
                 row = frames[at : at + m.frames]
                 at += m.frames
                 aligned, _ = align(row)
-                notes += warnings(f"{self.name} {m.name}_{d}", aligned)
+                notes += warnings(f"{m.name}_{d}", aligned)
                 painted[d, m.name] = aligned
         blank = np.zeros_like(frames[0])
         cells: list[np.ndarray] = []

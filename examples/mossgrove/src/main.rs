@@ -1,7 +1,8 @@
 //! Mossgrove: a tiny Bevy (0.15) scene built from pixelbuild's outputs.
 //!
-//! A floor of seamless tiles, a sprite, an animation from a grid sheet, and sprites and an
-//! animation from a packed atlas. Every path, index and frame range comes from the generated
+//! A floor of seamless tiles, a sprite, an animation from a grid sheet, a knight that walks in
+//! four directions with the arrow keys (a character sheet), and sprites and an animation from a
+//! packed atlas. Every path, index and frame range comes from the generated
 //! `pixel_assets` module, so renaming an entry in pixels.yaml is a compile error, not a bug.
 //!
 //! Run `pixelbuild build` (or `pixelbuild watch` beside `cargo run` for live edits) first.
@@ -11,14 +12,14 @@ use std::time::Duration;
 use bevy::prelude::*;
 
 mod pixel_assets;
-use pixel_assets::{grass, hero, hero_walk, items, FrameRange, Playback};
+use pixel_assets::{grass, hero, hero_walk, items, knight, FrameRange, Playback};
 
 fn main() {
     App::new()
         // Pixel art must be sampled nearest, or it blurs when scaled.
         .add_plugins(DefaultPlugins.set(ImagePlugin::default_nearest()))
         .add_systems(Startup, setup)
-        .add_systems(Update, animate)
+        .add_systems(Update, (walk, animate).chain())
         .run();
 }
 
@@ -58,6 +59,37 @@ impl Animation {
         let ms = self.range.frame_ms.get(self.frame).copied().unwrap_or(100);
         self.timer.set_duration(Duration::from_millis(ms.into()));
         self.range.first + self.frame
+    }
+}
+
+/// The knight and which way it faces.
+#[derive(Component)]
+struct Knight {
+    facing: Facing,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Facing {
+    S,
+    W,
+    N,
+    E,
+}
+
+impl Facing {
+    /// The character sheet's frame range for this direction (`walk_s`, `idle_w`, ...).
+    fn range(self, moving: bool) -> FrameRange {
+        use knight::anim::*;
+        match (self, moving) {
+            (Facing::S, false) => IDLE_S,
+            (Facing::W, false) => IDLE_W,
+            (Facing::N, false) => IDLE_N,
+            (Facing::E, false) => IDLE_E,
+            (Facing::S, true) => WALK_S,
+            (Facing::W, true) => WALK_W,
+            (Facing::N, true) => WALK_N,
+            (Facing::E, true) => WALK_E,
+        }
     }
 }
 
@@ -109,6 +141,16 @@ fn setup(
         Animation::new(hero_walk::anim::HERO_WALK),
     ));
 
+    // A character: one sheet, a row per direction and animation; the arrow keys walk it.
+    let sheet = layouts.add(grid(knight::TILE_SIZE, knight::COLUMNS, knight::ROWS, knight::PADDING));
+    let idle = knight::anim::IDLE_S;
+    commands.spawn((
+        Sprite::from_atlas_image(assets.load(knight::IMAGE), TextureAtlas { layout: sheet, index: idle.first }),
+        Transform::from_xyz(-16.0, -32.0, 2.0),
+        Animation::new(idle),
+        Knight { facing: Facing::S },
+    ));
+
     // A packed atlas: its layout is a serialized TextureAtlasLayout (Bevy's `serialize` feature).
     let text = std::fs::read_to_string(format!("assets/{}", items::LAYOUT))
         .expect("the atlas layout is missing: run `pixelbuild build`");
@@ -127,6 +169,38 @@ fn setup(
         Transform::from_xyz(48.0, -8.0, 1.0),
         Animation::new(bounce),
     ));
+}
+
+/// Arrow keys move the knight and pick the row of its sheet: walking that way, or idle.
+fn walk(
+    keys: Res<ButtonInput<KeyCode>>,
+    time: Res<Time>,
+    mut query: Query<(&mut Knight, &mut Animation, &mut Sprite, &mut Transform)>,
+) {
+    const SPEED: f32 = 40.0; // pixels per second
+    for (mut knight, mut animation, mut sprite, mut transform) in &mut query {
+        let mut step = Vec2::ZERO;
+        for (key, facing, dir) in [
+            (KeyCode::ArrowDown, Facing::S, Vec2::NEG_Y),
+            (KeyCode::ArrowLeft, Facing::W, Vec2::NEG_X),
+            (KeyCode::ArrowUp, Facing::N, Vec2::Y),
+            (KeyCode::ArrowRight, Facing::E, Vec2::X),
+        ] {
+            if keys.pressed(key) {
+                step += dir;
+                knight.facing = facing;
+            }
+        }
+        let moving = step != Vec2::ZERO;
+        transform.translation += (step.normalize_or_zero() * SPEED * time.delta_secs()).extend(0.0);
+        let range = knight.facing.range(moving);
+        if range.first != animation.range.first {
+            *animation = Animation::new(range);
+            if let Some(atlas) = sprite.texture_atlas.as_mut() {
+                atlas.index = range.first;
+            }
+        }
+    }
 }
 
 fn animate(time: Res<Time>, mut query: Query<(&mut Animation, &mut Sprite)>) {

@@ -102,6 +102,81 @@ pub mod items {
     }
 }
 
+/// `knight`
+pub mod knight {
+    pub const IMAGE: &str = "characters/knight.png";
+    pub const JSON: &str = "characters/knight.json";
+    pub const LAYOUT: &str = "characters/knight.assets.ron";
+    pub const TILE_SIZE: (u32, u32) = (32, 32);
+    pub const COLUMNS: u32 = 6;
+    pub const ROWS: u32 = 8;
+    pub const PADDING: u32 = 0;
+    pub const OFFSET: u32 = 0;
+    pub const LEN: usize = 48;
+    pub const NAMES: [&str; 48] = ["knight/idle_s/0", "knight/idle_s/1", "knight/idle_s/2", "knight/idle_s/3", "knight/idle_s/blank0", "knight/idle_s/blank1", "knight/walk_s/0", "knight/walk_s/1", "knight/walk_s/2", "knight/walk_s/3", "knight/walk_s/4", "knight/walk_s/5", "knight/idle_w/0", "knight/idle_w/1", "knight/idle_w/2", "knight/idle_w/3", "knight/idle_w/blank0", "knight/idle_w/blank1", "knight/walk_w/0", "knight/walk_w/1", "knight/walk_w/2", "knight/walk_w/3", "knight/walk_w/4", "knight/walk_w/5", "knight/idle_n/0", "knight/idle_n/1", "knight/idle_n/2", "knight/idle_n/3", "knight/idle_n/blank0", "knight/idle_n/blank1", "knight/walk_n/0", "knight/walk_n/1", "knight/walk_n/2", "knight/walk_n/3", "knight/walk_n/4", "knight/walk_n/5", "knight/idle_e/0", "knight/idle_e/1", "knight/idle_e/2", "knight/idle_e/3", "knight/idle_e/blank0", "knight/idle_e/blank1", "knight/walk_e/0", "knight/walk_e/1", "knight/walk_e/2", "knight/walk_e/3", "knight/walk_e/4", "knight/walk_e/5"];
+    pub mod index {
+        pub const KNIGHT_IDLE_S_0: usize = 0;
+        pub const KNIGHT_IDLE_S_1: usize = 1;
+        pub const KNIGHT_IDLE_S_2: usize = 2;
+        pub const KNIGHT_IDLE_S_3: usize = 3;
+        pub const KNIGHT_IDLE_S_BLANK0: usize = 4;
+        pub const KNIGHT_IDLE_S_BLANK1: usize = 5;
+        pub const KNIGHT_WALK_S_0: usize = 6;
+        pub const KNIGHT_WALK_S_1: usize = 7;
+        pub const KNIGHT_WALK_S_2: usize = 8;
+        pub const KNIGHT_WALK_S_3: usize = 9;
+        pub const KNIGHT_WALK_S_4: usize = 10;
+        pub const KNIGHT_WALK_S_5: usize = 11;
+        pub const KNIGHT_IDLE_W_0: usize = 12;
+        pub const KNIGHT_IDLE_W_1: usize = 13;
+        pub const KNIGHT_IDLE_W_2: usize = 14;
+        pub const KNIGHT_IDLE_W_3: usize = 15;
+        pub const KNIGHT_IDLE_W_BLANK0: usize = 16;
+        pub const KNIGHT_IDLE_W_BLANK1: usize = 17;
+        pub const KNIGHT_WALK_W_0: usize = 18;
+        pub const KNIGHT_WALK_W_1: usize = 19;
+        pub const KNIGHT_WALK_W_2: usize = 20;
+        pub const KNIGHT_WALK_W_3: usize = 21;
+        pub const KNIGHT_WALK_W_4: usize = 22;
+        pub const KNIGHT_WALK_W_5: usize = 23;
+        pub const KNIGHT_IDLE_N_0: usize = 24;
+        pub const KNIGHT_IDLE_N_1: usize = 25;
+        pub const KNIGHT_IDLE_N_2: usize = 26;
+        pub const KNIGHT_IDLE_N_3: usize = 27;
+        pub const KNIGHT_IDLE_N_BLANK0: usize = 28;
+        pub const KNIGHT_IDLE_N_BLANK1: usize = 29;
+        pub const KNIGHT_WALK_N_0: usize = 30;
+        pub const KNIGHT_WALK_N_1: usize = 31;
+        pub const KNIGHT_WALK_N_2: usize = 32;
+        pub const KNIGHT_WALK_N_3: usize = 33;
+        pub const KNIGHT_WALK_N_4: usize = 34;
+        pub const KNIGHT_WALK_N_5: usize = 35;
+        pub const KNIGHT_IDLE_E_0: usize = 36;
+        pub const KNIGHT_IDLE_E_1: usize = 37;
+        pub const KNIGHT_IDLE_E_2: usize = 38;
+        pub const KNIGHT_IDLE_E_3: usize = 39;
+        pub const KNIGHT_IDLE_E_BLANK0: usize = 40;
+        pub const KNIGHT_IDLE_E_BLANK1: usize = 41;
+        pub const KNIGHT_WALK_E_0: usize = 42;
+        pub const KNIGHT_WALK_E_1: usize = 43;
+        pub const KNIGHT_WALK_E_2: usize = 44;
+        pub const KNIGHT_WALK_E_3: usize = 45;
+        pub const KNIGHT_WALK_E_4: usize = 46;
+        pub const KNIGHT_WALK_E_5: usize = 47;
+    }
+    pub mod anim {
+        use super::super::{FrameRange, Playback};
+        pub const IDLE_S: FrameRange = FrameRange { first: 0, last: 3, playback: Playback::Loop, frame_ms: &[167, 167, 167, 167] };
+        pub const WALK_S: FrameRange = FrameRange { first: 6, last: 11, playback: Playback::Loop, frame_ms: &[100, 100, 100, 100, 100, 100] };
+        pub const IDLE_W: FrameRange = FrameRange { first: 12, last: 15, playback: Playback::Loop, frame_ms: &[167, 167, 167, 167] };
+        pub const WALK_W: FrameRange = FrameRange { first: 18, last: 23, playback: Playback::Loop, frame_ms: &[100, 100, 100, 100, 100, 100] };
+        pub const IDLE_N: FrameRange = FrameRange { first: 24, last: 27, playback: Playback::Loop, frame_ms: &[167, 167, 167, 167] };
+        pub const WALK_N: FrameRange = FrameRange { first: 30, last: 35, playback: Playback::Loop, frame_ms: &[100, 100, 100, 100, 100, 100] };
+        pub const IDLE_E: FrameRange = FrameRange { first: 36, last: 39, playback: Playback::Loop, frame_ms: &[167, 167, 167, 167] };
+        pub const WALK_E: FrameRange = FrameRange { first: 42, last: 47, playback: Playback::Loop, frame_ms: &[100, 100, 100, 100, 100, 100] };
+    }
+}
+
 /// `coin`
 pub mod coin {
     pub const IMAGE: &str = "sprites/coin.png";
