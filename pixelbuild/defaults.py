@@ -55,6 +55,9 @@ GENERATION: MappingProxyType[str, Any] = MappingProxyType(
         "scheduler": "euler_a",
         "scale": 8,
         "canvas": None,
+        "reference": (),
+        "reference_scale": 0.6,
+        "ip_adapter": None,
     }
 )
 

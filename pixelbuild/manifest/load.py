@@ -230,9 +230,10 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
         if isinstance(engine, str) and engine not in ENGINES:
             hint = _hint(engine, ENGINES)
             problem((*path, "engine"), f"unknown engine {engine!r}{hint}")
-        model = node.get("model")
-        if isinstance(model, str) and model not in models:
-            problem((*path, "model"), f"unknown model {model!r}{_hint(model, models)}")
+        for field in ("model", "ip_adapter"):
+            model = node.get(field)
+            if isinstance(model, str) and model not in models:
+                problem((*path, field), f"unknown model {model!r}{_hint(model, models)}")
         for i, use in enumerate(_items(node.get("loras"))):
             name = use.get("name") if isinstance(use, dict) else use
             if isinstance(name, str) and name not in loras:

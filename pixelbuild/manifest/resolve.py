@@ -192,7 +192,26 @@ class Resolver:
             loras=loras or (),
             triggers=triggers,
             trained=trained,
+            **(self._references(g) if spec is not None and spec.needs_model else {}),
         )
+
+    def _references(self, g: dict[str, Any]) -> dict[str, Any]:
+        """An entry's reference images and the IP-Adapter that reads them (none at scale 0)."""
+        if not g["reference"] or not g["reference_scale"]:
+            return {}
+        place: Place = (*self._entry, "reference")
+        if g["ip_adapter"] is None:
+            self._report(place, "`reference:` needs `ip_adapter:` (an IP-Adapter from `models:`)")
+            return {}
+        files = tuple(
+            self._file(rel, (*place, i), required=True, limit=limits.IMAGE_FILE_BYTES)
+            for i, rel in enumerate(g["reference"])
+        )
+        return {
+            "references": files,
+            "reference_scale": float(g["reference_scale"]),
+            "ip_adapter": self.model(g["ip_adapter"]),
+        }
 
     def _model_for(self, name: str | None, engine: str) -> ModelRef | None:
         if name is None:

@@ -202,6 +202,20 @@ class GenerationSettings(Strict):
     )
     model: Name | None = Field(None, description="A model name from `models:`.")
     loras: LoraList | None = Field(None, description="LoRA names from `loras:`, or {name, weight}.")
+    reference: list[str] | None = Field(
+        None,
+        max_length=4,
+        description="Identity/style images the picture must follow (SDXL, through `ip_adapter`).",
+    )
+    reference_scale: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=f"How strongly the references steer it {shown(GENERATION, 'reference_scale')}.",
+    )
+    ip_adapter: Name | None = Field(
+        None, description="The IP-Adapter for `reference:`, a name from `models:` (file or path)."
+    )
     negative: str | None = Field(None, description="Negative prompt (default none).")
     steps: PositiveInt | None = Field(
         None, le=200, description=f"Denoising steps {shown(GENERATION, 'steps')}."

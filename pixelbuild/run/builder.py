@@ -57,6 +57,7 @@ class Builder:
         self._results: dict[str, Result] = {}
         self._uses: dict[str, int] = {}
         self._requests: dict[str, GenerateRequest] = {}
+        self._references: dict[Path, Any] = {}
 
     # -- public --
 
@@ -358,6 +359,14 @@ class Builder:
             self.engines[name] = get_engine(name, **options)
         return self.engines[name]
 
+    def _reference(self, path: Path) -> Any:
+        """A reference image, read once per build."""
+        if path not in self._references:
+            from pixelbuild.images import read_image
+
+            self._references[path] = read_image(path)
+        return self._references[path]
+
     def _request(self, step: Step) -> GenerateRequest:
         target = step.target
         assert isinstance(target, ImageTarget) and target.generation is not None
@@ -386,6 +395,9 @@ class Builder:
             strength=p.get("strength", defaults.STRENGTH),
             frame=p["frame"],
             view=p.get("view"),
+            references=tuple(self._reference(f.absolute) for f in gen.references),
+            reference_scale=gen.reference_scale,
+            ip_adapter=gen.ip_adapter,
             frames=p["frames"],
             fallback=gen.fallback,
         )

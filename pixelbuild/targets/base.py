@@ -56,6 +56,9 @@ class Generation:
     loras: tuple[LoraRef, ...] = ()
     triggers: tuple[str, ...] = ()
     trained: tuple[TrainedLora, ...] = ()  # the LoRAs among `loras` this build trains
+    references: tuple[FileInput, ...] = ()  # identity/style images, through `ip_adapter`
+    reference_scale: float = 0.0
+    ip_adapter: ModelRef | None = None
 
     def key_params(self) -> dict[str, Any]:
         """What decides the pixels, for this engine (the procedural engine ignores SDXL knobs)."""
@@ -75,6 +78,12 @@ class Generation:
                 },
                 "loras": [[lora.digest, lora.weight] for lora in self.loras],
             }
+            if self.references and self.ip_adapter is not None:
+                params["references"] = {
+                    "images": [f.digest for f in self.references],
+                    "scale": self.reference_scale,
+                    "ip_adapter": self.ip_adapter.digest,
+                }
         return params
 
 
@@ -205,8 +214,10 @@ class ImageTarget(Target):
         found = [self.image] if self.image else []
         if self.palette.file:
             found.append(self.palette.file)
-        for lora in self.generation.trained if self.generation else ():
-            found.extend(lora.files)  # `plan` names the training image that changed
+        if self.generation is not None:
+            found.extend(self.generation.references)
+            for lora in self.generation.trained:
+                found.extend(lora.files)  # `plan` names the training image that changed
         return found
 
     def fields(self) -> dict[str, Any]:
