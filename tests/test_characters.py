@@ -104,3 +104,12 @@ def test_the_rust_module_has_a_range_per_animation_and_direction(hero, tmp_path)
         timeout=120,
     )
     assert build.returncode == 0, build.stderr
+
+
+def test_the_lock_keeps_what_alignment_measured(hero):
+    lock = json.loads((hero.dir / "pixels.lock").read_text())
+    report = lock["entries"]["hero"]["report"]["alignment"]
+    assert set(report) == {f"{a}_{d}" for d, a in ROWS if d != "e"}
+    for row in report.values():
+        before, after = row["feet_jitter_px"]
+        assert after <= before and 0 <= row["area_variation"] < 1

@@ -50,6 +50,7 @@ class LockEntry:
     engine: str | None = None
     provenance: dict[str, Any] | None = None
     hand_finished: bool = False
+    report: dict[str, Any] | None = None  # what assembly measured (a character's alignment)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -58,7 +59,7 @@ class LockEntry:
             "fields": self.fields,
             "outputs": {path: out.to_json() for path, out in self.outputs.items()},
         }
-        for name in ("seed", "engine", "provenance"):
+        for name in ("seed", "engine", "provenance", "report"):
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
@@ -82,6 +83,7 @@ class LockEntry:
             engine=None if data.get("engine") is None else str(data["engine"]),
             provenance=None if data.get("provenance") is None else dict(data["provenance"]),
             hand_finished=data.get("hand_finished") is True,
+            report=None if data.get("report") is None else dict(data["report"]),
         )
 
 

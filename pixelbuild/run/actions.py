@@ -98,6 +98,8 @@ def run_assemble(step: Step, inputs: list[Result]) -> Result:
     meta: dict[str, Any] = {"seams": list(assembled.seams)} if assembled.seams else {}
     if assembled.notes:
         meta["notes"] = list(assembled.notes)
+    if assembled.report:
+        meta["report"] = assembled.report
     return Result(files=assembled.files, meta=meta)
 
 

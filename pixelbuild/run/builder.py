@@ -481,6 +481,7 @@ class Builder:
             locked.provenance = self._recorded_provenance(entry.final) or (
                 old.provenance if old else None
             )
+        locked.report = final.meta.get("report")
         p.lock.entries[entry.name] = locked
         result.rebuilt.append(entry.name)
         self.reporter.entry_done(entry.name, entry.reasons)

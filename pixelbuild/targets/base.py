@@ -107,6 +107,7 @@ class Assembled:
     files: dict[str, bytes]
     seams: tuple[float, ...] = ()  # tilesets: the seam score of each tile
     notes: tuple[str, ...] = ()  # what the user should know (a character's feet jitter)
+    report: dict[str, Any] = field(default_factory=dict)  # measurements kept in the lock
 
 
 class Graph(Protocol):

@@ -174,11 +174,12 @@ class CharacterTarget(SheetTarget):
         """The painted frames, aligned per row, mirrored rows added, rows padded to the grid."""
         import numpy as np
 
-        from pixelbuild.assemble.alignment import align, warnings
+        from pixelbuild.assemble.alignment import align, measure, warnings
 
         cols = self.columns or 1
         painted: dict[tuple[str, str], list[np.ndarray]] = {}
         notes: list[str] = []
+        report: dict[str, Any] = {}
         at = 0
         for d in self.painted:
             for m in self.motions:
@@ -187,6 +188,12 @@ class CharacterTarget(SheetTarget):
                 aligned, _ = align(row)
                 notes += warnings(f"{m.name}_{d}", aligned)
                 painted[d, m.name] = aligned
+                before, after = measure(row), measure(aligned)
+                report[f"{m.name}_{d}"] = {
+                    "feet_jitter_px": [before.baseline_jitter, after.baseline_jitter],
+                    "drift_px": [round(before.anchor_jitter, 2), round(after.anchor_jitter, 2)],
+                    "area_variation": round(after.area_variation, 4),
+                }
         blank = np.zeros_like(frames[0])
         cells: list[np.ndarray] = []
         for d, m in self.rows():
@@ -196,7 +203,7 @@ class CharacterTarget(SheetTarget):
                 row = [np.ascontiguousarray(f[:, ::-1]) for f in row]
             cells += row + [blank] * (cols - m.frames)
         sheet = super().assemble(cells, params)
-        return Assembled(sheet.files, sheet.seams, tuple(notes))
+        return Assembled(sheet.files, sheet.seams, tuple(notes), {"alignment": report})
 
     def animations(self) -> list[dict[str, Any]]:
         names = self.frame_names()
