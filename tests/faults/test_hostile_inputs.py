@@ -77,7 +77,8 @@ def test_nesting_deep_enough_to_crash_libyaml_is_refused(make_project):
     p = make_project(palette=None)
     p.manifest.write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")  # segfaulted libyaml
     r = run_limited(["plan", "-C", str(p.dir)])
-    located(r, "nested too deeply", ":1:")
+    # ours ("nested too deeply"), or PyYAML >= 6.0.4's own scanner limit ("maximum nesting depth")
+    located(r, "nest", ":1:")
 
 
 def test_billion_laughs_is_refused_quickly(make_project):
