@@ -5,18 +5,14 @@ image rebuilds the entry and `plan` names it, and a missing `ip_adapter:` is a l
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run
 from PIL import Image
 
 pytest.importorskip("torch", reason="needs torch (the [sdxl] extra)")
-pytest.importorskip("diffusers", reason="needs diffusers (the [sdxl] extra)")
-
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest import run
 from ipadapter_tiny import WEIGHTS, build_tiny_ip_adapter
 
 pytestmark = pytest.mark.sdxl

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run
 from PIL import Image
 
-pytest.importorskip("torch", reason="needs torch (the [sdxl] extra)")
-pytest.importorskip("diffusers", reason="needs diffusers (the [sdxl] extra)")
-pytest.importorskip("peft", reason="needs peft (the [sdxl] extra)")
-
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest import run
-
-pytestmark = pytest.mark.sdxl
+pytestmark = pytest.mark.sdxl  # the tiny_sdxl fixture skips without torch, diffusers and peft
 
 MANIFEST = """\
 project:
