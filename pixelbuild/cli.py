@@ -319,6 +319,13 @@ def _build_project(project: Any, args: argparse.Namespace) -> int:
     if args.locked:
         return _report_locked(plan, args.json)
     if not stale and not plan.removed:
+        if project.manifest.project.rust_module:  # derived from the targets: may be missing
+            from pixelbuild.run.rustmodule import module_text, write_module
+
+            path = project.dir / project.manifest.project.rust_module
+            write_module(
+                path, module_text(project.targets), project.cache / "tmp", force=args.force
+            )
         if not args.entries:
             project.remember_clean_state()
         return _report_up_to_date([e.name for e in plan.fresh], args)

@@ -34,6 +34,9 @@ class PlainReporter(Reporter):
         why = f"  ({'; '.join(reasons)})" if reasons else ""
         print(f"built {name}{why}", file=self.stream, flush=True)
 
+    def note(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
     def warn(self, message: str) -> None:
         print(f"warning: {message}", file=self.stream, flush=True)
 
@@ -114,6 +117,9 @@ class RichReporter(Reporter):
     def entry_done(self, name: str, reasons: list[str]) -> None:
         why = f"  [dim]({'; '.join(reasons)})[/]" if reasons else ""
         self.console.print(f"[green]built[/] {name}{why}", highlight=False)
+
+    def note(self, message: str) -> None:
+        self.console.print(message, highlight=False)
 
     def warn(self, message: str) -> None:
         self.console.print(f"[yellow]warning[/]: {message}", highlight=False)

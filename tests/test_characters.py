@@ -93,7 +93,12 @@ def test_the_rust_module_has_a_range_per_animation_and_direction(hero, tmp_path)
     rustc = shutil.which("rustc")
     if rustc is None:
         pytest.skip("rustc is not installed")
-    main = "#![allow(dead_code)]\nmod pixel_assets;\nfn main() {}\n"
+    main = (
+        "mod pixel_assets;\nuse pixel_assets::hero::{walk, Direction};\nfn main() {\n"
+        "    assert_eq!(walk(Direction::W).first, 3 * 6 + 6);\n"
+        "    assert_eq!(walk(Direction::E), pixel_assets::hero::anim::WALK_E);\n"
+        '    println!("ok");\n}\n'
+    )
     (tmp_path / "pixel_assets.rs").write_text(source)
     (tmp_path / "main.rs").write_text(main)
     build = subprocess.run(
@@ -104,6 +109,8 @@ def test_the_rust_module_has_a_range_per_animation_and_direction(hero, tmp_path)
         timeout=120,
     )
     assert build.returncode == 0, build.stderr
+    ran = subprocess.run([str(tmp_path / "m")], capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stderr
 
 
 def test_the_lock_keeps_what_alignment_measured(hero):

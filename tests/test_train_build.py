@@ -162,6 +162,21 @@ def test_an_exported_lora_lets_a_fresh_clone_build_without_training(game, tmp_pa
         assert (clone / rel).read_bytes() == (game / rel).read_bytes()
 
 
+def test_the_build_report_says_where_the_validation_sheet_is(game):
+    manifest = game / "pixels.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "      checkpoint_every: 2\n",
+            "      checkpoint_every: 2\n      validation: {prompts: ['{trigger}, a knight']}\n",
+        )
+    )
+    r = run(["build", "-C", str(game), "--device", "cpu"])
+    assert r.code == 0, r.err
+    line = next(x for x in r.err.splitlines() if x.startswith("trained LoRA style: 3 steps"))
+    sheet = Path(line.split("validation sheet ")[1])
+    assert sheet.is_file() and sheet.suffix == ".png"
+
+
 def test_the_training_docs_manifest_builds(tiny_sdxl, tmp_path, monkeypatch):
     """docs/training.md's manifest as written, on the tiny SDXL from a hub cache layout, with
     only the training shortened (steps, resolution, batch) to fit a CPU test."""

@@ -112,6 +112,10 @@ class RustTexture:
     grid: GridLayout | None = None
     animations: Sequence[RustAnimation] = ()
     strings: Mapping[str, str] = field(default_factory=dict)  # extra &str consts: {"layout": path}
+    # A character: its directions (a `Direction` enum) and its animations, each a `const fn`
+    # from a direction to the animation `<name>_<direction>`.
+    directions: Sequence[str] = ()
+    motions: Sequence[str] = ()
 
 
 def rust_string(text: str) -> str:
@@ -231,9 +235,33 @@ def rust_module(textures: Sequence[RustTexture]) -> str:
             for anim, ident in zip(texture.animations, idents, strict=True):
                 lines.append(f"        pub const {ident}: FrameRange = {_range(anim, count)};")
             lines.append("    }")
+        if texture.directions and texture.animations:
+            by_name = dict(zip([a.name for a in texture.animations], idents, strict=True))
+            lines += _directions(texture, by_name)
         lines.append("}")
         parts.append("\n".join(lines) + "\n")
     return "".join(parts)
+
+
+def _directions(texture: RustTexture, anim_idents: dict[str, str]) -> list[str]:
+    """A character's `Direction` enum and one `const fn` per animation, direction -> frames."""
+    variants = _unique(list(texture.directions), upper=True, what=f"{texture.name}: direction")
+    lines = [
+        "    /// The directions it is drawn in, in the sheet's row order.",
+        "    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]",
+        f"    pub enum Direction {{ {', '.join(v.title() for v in variants)} }}",
+    ]
+    names = _unique(list(texture.motions), upper=False, what=f"{texture.name}: animation")
+    for motion, fn in zip(texture.motions, names, strict=True):
+        arms = ", ".join(
+            f"Direction::{v.title()} => anim::{anim_idents[f'{motion}_{d}']}"
+            for d, v in zip(texture.directions, variants, strict=True)
+        )
+        lines.append(f"    /// `{motion}` facing `d`.")
+        lines.append(
+            f"    pub const fn {fn}(d: Direction) -> super::FrameRange {{ match d {{ {arms} }} }}"
+        )
+    return lines
 
 
 def _range(anim: RustAnimation, count: int) -> str:

@@ -261,7 +261,7 @@ class Builder:
     def _trained(self, step: Step, out: Result) -> None:
         """After a train step ran: its record in the lock and, with `export:`, the file."""
         from pixelbuild.cache.lock import LockedLora
-        from pixelbuild.run.training import trained_lora
+        from pixelbuild.run.training import materialize, trained_lora
         from pixelbuild.targets.trained import LORA_FILE
 
         lora = trained_lora(step)
@@ -272,6 +272,11 @@ class Builder:
             previous = self.project.lock.trained.get(lora.name)
             self._export(path, data, digest, previous.digest if previous else None)
         self.project.lock.trained[lora.name] = LockedLora(step.key, digest, lora.export)
+        materialize(lora, out.files)
+        info = out.meta.get("train", {})
+        loss = f", loss {info['loss']:.4f}" if info.get("loss") is not None else ""
+        sheet = f"; validation sheet {lora.sheet}" if lora.sheet.is_file() else ""
+        self.reporter.note(f"trained LoRA {lora.name}: {info.get('steps', '?')} steps{loss}{sheet}")
 
     def _export(self, path: Path, data: bytes, digest: str, ours: str | None) -> None:
         """Write a trained LoRA into the project, never over a file pixelbuild did not write."""

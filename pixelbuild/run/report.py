@@ -34,5 +34,8 @@ class Reporter:
     def entry_done(self, name: str, reasons: list[str]) -> None:
         """An entry's outputs are in place."""
 
+    def note(self, message: str) -> None:
+        """A fact worth a line of its own (where a trained LoRA's validation sheet is)."""
+
     def warn(self, message: str) -> None:
         """Something the user should know that did not stop the build."""

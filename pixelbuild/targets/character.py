@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from pixelbuild import defaults
 from pixelbuild.plan.steps import GENERATE, Step
-from pixelbuild.targets.base import Assembled, Graph
+from pixelbuild.targets.base import Assembled, Graph, Target
 from pixelbuild.targets.sheet import SheetTarget
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from pixelbuild.assemble import RustAnimation, Tag
+    from pixelbuild.assemble import RustAnimation, RustTexture, Tag
     from pixelbuild.manifest.resolve import Resolver
     from pixelbuild.manifest.schema import Character
 
@@ -217,6 +217,14 @@ class CharacterTarget(SheetTarget):
             }
             for r, (tag, (_, m)) in enumerate(zip(self.tag_names(), self.rows(), strict=True))
         ]
+
+    def rust_texture(self, by_name: dict[str, Target]) -> RustTexture:
+        from dataclasses import replace
+
+        texture = super().rust_texture(by_name)
+        return replace(
+            texture, directions=list(self.directions), motions=[m.name for m in self.motions]
+        )
 
     def rust_animations(self, start: int) -> list[RustAnimation]:
         from pixelbuild.assemble import RustAnimation

@@ -12,7 +12,8 @@ use std::time::Duration;
 use bevy::prelude::*;
 
 mod pixel_assets;
-use pixel_assets::{grass, hero, hero_walk, items, knight, FrameRange, Playback};
+use pixel_assets::knight::{self, Direction};
+use pixel_assets::{grass, hero, hero_walk, items, FrameRange, Playback};
 
 fn main() {
     App::new()
@@ -62,35 +63,10 @@ impl Animation {
     }
 }
 
-/// The knight and which way it faces.
+/// The knight and which way it faces (the generated module's `Direction`: one per sheet row).
 #[derive(Component)]
 struct Knight {
-    facing: Facing,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Facing {
-    S,
-    W,
-    N,
-    E,
-}
-
-impl Facing {
-    /// The character sheet's frame range for this direction (`walk_s`, `idle_w`, ...).
-    fn range(self, moving: bool) -> FrameRange {
-        use knight::anim::*;
-        match (self, moving) {
-            (Facing::S, false) => IDLE_S,
-            (Facing::W, false) => IDLE_W,
-            (Facing::N, false) => IDLE_N,
-            (Facing::E, false) => IDLE_E,
-            (Facing::S, true) => WALK_S,
-            (Facing::W, true) => WALK_W,
-            (Facing::N, true) => WALK_N,
-            (Facing::E, true) => WALK_E,
-        }
-    }
+    facing: Direction,
 }
 
 /// A grid layout exactly as the sheet's `.assets.ron` describes it.
@@ -148,7 +124,7 @@ fn setup(
         Sprite::from_atlas_image(assets.load(knight::IMAGE), TextureAtlas { layout: sheet, index: idle.first }),
         Transform::from_xyz(-16.0, -32.0, 2.0),
         Animation::new(idle),
-        Knight { facing: Facing::S },
+        Knight { facing: Direction::S },
     ));
 
     // A packed atlas: its layout is a serialized TextureAtlasLayout (Bevy's `serialize` feature).
@@ -178,22 +154,23 @@ fn walk(
     mut query: Query<(&mut Knight, &mut Animation, &mut Sprite, &mut Transform)>,
 ) {
     const SPEED: f32 = 40.0; // pixels per second
-    for (mut knight, mut animation, mut sprite, mut transform) in &mut query {
+    for (mut player, mut animation, mut sprite, mut transform) in &mut query {
         let mut step = Vec2::ZERO;
         for (key, facing, dir) in [
-            (KeyCode::ArrowDown, Facing::S, Vec2::NEG_Y),
-            (KeyCode::ArrowLeft, Facing::W, Vec2::NEG_X),
-            (KeyCode::ArrowUp, Facing::N, Vec2::Y),
-            (KeyCode::ArrowRight, Facing::E, Vec2::X),
+            (KeyCode::ArrowDown, Direction::S, Vec2::NEG_Y),
+            (KeyCode::ArrowLeft, Direction::W, Vec2::NEG_X),
+            (KeyCode::ArrowUp, Direction::N, Vec2::Y),
+            (KeyCode::ArrowRight, Direction::E, Vec2::X),
         ] {
             if keys.pressed(key) {
                 step += dir;
-                knight.facing = facing;
+                player.facing = facing;
             }
         }
         let moving = step != Vec2::ZERO;
         transform.translation += (step.normalize_or_zero() * SPEED * time.delta_secs()).extend(0.0);
-        let range = knight.facing.range(moving);
+        // The sheet's frame range for that direction: `walk_w`, `idle_s`, ...
+        let range = if moving { knight::walk(player.facing) } else { knight::idle(player.facing) };
         if range.first != animation.range.first {
             *animation = Animation::new(range);
             if let Some(atlas) = sprite.texture_atlas.as_mut() {

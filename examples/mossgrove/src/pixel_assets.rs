@@ -175,6 +175,13 @@ pub mod knight {
         pub const IDLE_E: FrameRange = FrameRange { first: 36, last: 39, playback: Playback::Loop, frame_ms: &[167, 167, 167, 167] };
         pub const WALK_E: FrameRange = FrameRange { first: 42, last: 47, playback: Playback::Loop, frame_ms: &[100, 100, 100, 100, 100, 100] };
     }
+    /// The directions it is drawn in, in the sheet's row order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Direction { S, W, N, E }
+    /// `idle` facing `d`.
+    pub const fn idle(d: Direction) -> super::FrameRange { match d { Direction::S => anim::IDLE_S, Direction::W => anim::IDLE_W, Direction::N => anim::IDLE_N, Direction::E => anim::IDLE_E } }
+    /// `walk` facing `d`.
+    pub const fn walk(d: Direction) -> super::FrameRange { match d { Direction::S => anim::WALK_S, Direction::W => anim::WALK_W, Direction::N => anim::WALK_N, Direction::E => anim::WALK_E } }
 }
 
 /// `coin`
