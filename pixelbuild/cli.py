@@ -320,12 +320,11 @@ def _build_project(project: Any, args: argparse.Namespace) -> int:
         return _report_locked(plan, args.json)
     if not stale and not plan.removed:
         if project.manifest.project.rust_module:  # derived from the targets: may be missing
+            from pixelbuild.cache.layout import TMP
             from pixelbuild.run.rustmodule import module_text, write_module
 
             path = project.dir / project.manifest.project.rust_module
-            write_module(
-                path, module_text(project.targets), project.cache / "tmp", force=args.force
-            )
+            write_module(path, module_text(project.targets), project.cache / TMP, force=args.force)
         if not args.entries:
             project.remember_clean_state()
         return _report_up_to_date([e.name for e in plan.fresh], args)

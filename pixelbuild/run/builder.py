@@ -245,7 +245,7 @@ class Builder:
         """A train step answered by its `export:` file, when the lock says that file is what
         this very step trained (a fresh clone: no cache, no training)."""
         from pixelbuild.run.training import trained_lora
-        from pixelbuild.targets.trained import LORA_FILE
+        from pixelbuild.targets.trained import LORA_DIGEST, LORA_FILE
 
         lora = trained_lora(step)
         locked = self.project.lock.trained.get(lora.name)
@@ -255,18 +255,18 @@ class Builder:
         data = path.read_bytes()
         if digest_bytes(data) != locked.digest:
             return False
-        self._store(step, Result(files={LORA_FILE: data}, meta={"from": lora.export}))
+        meta = {"from": lora.export, LORA_DIGEST: locked.digest}
+        self._store(step, Result(files={LORA_FILE: data}, meta=meta))
         return True
 
     def _trained(self, step: Step, out: Result) -> None:
         """After a train step ran: its record in the lock and, with `export:`, the file."""
         from pixelbuild.cache.lock import LockedLora
         from pixelbuild.run.training import materialize, trained_lora
-        from pixelbuild.targets.trained import LORA_FILE
+        from pixelbuild.targets.trained import LORA_DIGEST, LORA_FILE
 
         lora = trained_lora(step)
-        data = out.files[LORA_FILE]
-        digest = digest_bytes(data)
+        data, digest = out.files[LORA_FILE], out.meta[LORA_DIGEST]
         path = lora.export_path
         if path is not None:
             previous = self.project.lock.trained.get(lora.name)
@@ -521,10 +521,10 @@ class Builder:
 
     def _trained_digests(self, step: Step) -> dict[str, Any]:
         """The digests of the LoRA files trained for a generate step (for the lock)."""
-        from pixelbuild.targets.trained import LORA_FILE
+        from pixelbuild.targets.trained import LORA_DIGEST
 
         found = {
-            s.label.removeprefix("lora:"): digest_bytes(self._load(s).files[LORA_FILE])
+            s.label.removeprefix("lora:"): self._load(s).meta[LORA_DIGEST]
             for s in step.inputs
             if s.kind is TRAIN
         }

@@ -131,14 +131,12 @@ def open_project(
 
 
 def _confined(root: Path, value: str, field: str, doc: Document) -> Path:
-    """`project.<field>` as a folder strictly inside the project (symlinks resolved), never the
-    project itself nor anything in `.git`: `clean` deletes there and builds write there."""
-    path = Path(value)
-    resolved = (root / path).resolve()
+    """`project.<field>` as a folder strictly inside the project once symlinks are resolved,
+    never the project itself nor anything in `.git`: `clean` deletes there and builds write there.
+    (Absolute paths and '..' are refused earlier, with the manifest: load.unsafe_project_path.)"""
+    resolved = (root / value).resolve()
     problem = None
-    if path.is_absolute():
-        problem = "is absolute; give a path inside the project folder, relative to it"
-    elif resolved == root:
+    if resolved == root:
         problem = "must be a folder inside the project, not the project folder itself"
     elif not resolved.is_relative_to(root):
         problem = f"leaves the project folder (to {resolved}); give a path inside it"

@@ -12,12 +12,13 @@ import io
 from pathlib import Path
 from typing import Any
 
+from pixelbuild.cache.hashing import digest_bytes
 from pixelbuild.cache.layout import TMP
 from pixelbuild.cache.store import write_atomic
 from pixelbuild.plan.steps import Step
 from pixelbuild.run.actions import Result
 from pixelbuild.targets import ImageTarget
-from pixelbuild.targets.trained import LORA_FILE, SHEET_FILE, TrainedLora
+from pixelbuild.targets.trained import LORA_DIGEST, LORA_FILE, SHEET_FILE, TrainedLora
 from pixelbuild.train.trainer import ProgressFn
 
 
@@ -93,7 +94,7 @@ def run_train(
         "images": len(dataset.images),
         "dataset": dataset.digest,
     }
-    return Result(files=files, meta={"train": info})
+    return Result(files=files, meta={"train": info, LORA_DIGEST: digest_bytes(files[LORA_FILE])})
 
 
 def materialize(lora: TrainedLora, files: dict[str, bytes]) -> Path:

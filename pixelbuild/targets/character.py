@@ -110,7 +110,7 @@ class CharacterTarget(SheetTarget):
         assert gen is not None, f"{self.name}: characters are generated"
         trained = tuple(graph.trained_lora(lora, self) for lora in gen.trained)
         sdxl = gen.engine != "procedural"
-        prefix = self.prompts[0][: len(self.prompts[0]) - len(self.subject)]  # trigger words
+        prefix = "".join(f"{t}, " for t in gen.triggers)  # the LoRAs' trigger words, in front
 
         def paint(view: str, extra: str, frame: int, frames: int, inputs: tuple[Step, ...]) -> Step:
             words = f"{prefix}{self.subject}, {PHRASES[view]}" + (f", {extra}" if extra else "")

@@ -19,6 +19,7 @@ from pixelbuild.targets.base import FileInput
 
 LORA_FILE = "lora.safetensors"  # the train step's files, as stored in its record
 SHEET_FILE = "validation.png"
+LORA_DIGEST = "lora_digest"  # the trained file's digest, in the train step's record
 RUNTIME = ("torch", "diffusers", "peft")  # their versions are part of the key
 
 
