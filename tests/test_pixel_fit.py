@@ -1,0 +1,164 @@
+"""`method: fit` (pixel/cellfit.py): enlarged, drifted, blurred, noisy pixel art read back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixelbuild.pixel import PixelParams, builtin_palette, cellfit, pixelize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+import realart
+from pixel_samples import cell_accuracy, sample_set, upscale_nearest
+
+FIT = PixelParams(method="fit", background="none", remove_orphans=False)
+
+
+def _rgba(rgb: np.ndarray) -> np.ndarray:
+    return np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+
+
+def _art(seed: int, pal: np.ndarray, size: int = 32) -> np.ndarray:
+    """Runs of colour (pixel art is mostly runs), as RGBA."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(pal), (size, size // 2)).repeat(2, axis=1)
+    return _rgba(pal[idx])
+
+
+@pytest.mark.parametrize("scale", [4, 8, 16])
+def test_degraded_art_reads_back_and_beats_the_naive_vote(scale: int) -> None:
+    """The bench's degradation (drift both ways growing across the picture, blur, noise, JPEG)."""
+    pal = builtin_palette("pico-8")
+    art = _art(scale, pal)
+    deg = realart.degrade(art, scale, seed=3)
+    out = pixelize(deg.image, (32, 32), pal, FIT)
+    naive = realart.naive(deg.image, (32, 32), pal, None)
+    assert realart.cell_accuracy(out, art) >= 0.995
+    assert realart.cell_accuracy(out, art) >= realart.cell_accuracy(naive, art)
+
+
+def test_colours_closer_than_the_noise_are_told_apart() -> None:
+    """Two greys 2 levels apart under noise of sigma 4: a per-pixel snap is a coin toss, the
+    fitted cell (all its pixels together) is not."""
+    pal = np.array([[100, 100, 100], [102, 102, 102], [20, 30, 60], [230, 220, 90]], np.uint8)
+    art = _art(1, pal)
+    deg = realart.degrade(art, 8, seed=5)
+    got = realart.cell_accuracy(pixelize(deg.image, (32, 32), pal, FIT), art)
+    naive = realart.cell_accuracy(realart.naive(deg.image, (32, 32), pal, None), art)
+    assert got >= 0.97
+    assert got > naive + 0.1
+
+
+def test_the_grid_follows_a_drift_that_grows_across_the_picture() -> None:
+    """Half a cell of drift from one edge to the other (a scale of 7.93 instead of 8): both ends
+    of the fitted grid within a quarter of a pixel of the truth."""
+    pal = builtin_palette("pico-8")
+    art = _art(2, pal, 48)
+    offset, slide = (0.05, -0.06), (0.5, -0.5)
+    big = realart.drifted_upscale(art[..., :3], 8, offset, slide)
+    gx, gy = cellfit.fit_grid(big, (48, 48))
+    for g, off, sl in ((gx, offset[0], slide[0]), (gy, offset[1], slide[1])):
+        step = 1 / (1 / 8 + sl / (48 * 8))  # where the resampler put art pixel k: start + k*step
+        start = (sl / 2 - off) * step
+        assert abs(g.start - start) < 0.25
+        assert abs(g.start + 48 * g.step - (start + 48 * step)) < 0.25
+    out = pixelize(big, (48, 48), pal, FIT)
+    assert cell_accuracy(out, art) == 1.0
+
+
+@pytest.mark.parametrize("drift", [-0.5, 0.5])
+def test_one_pixel_lines_survive_a_drift_across_cell_borders(drift: float) -> None:
+    """UI art: 1-px borders and grid lines, shifted half a source pixel (the lines straddle two
+    columns of source pixels) and blurred: every line comes back whole and in place."""
+    pal = np.array([[24, 20, 37], [90, 105, 136], [192, 203, 220], [38, 43, 68]], np.uint8)
+    idx = np.full((24, 40), 3)
+    idx[0, :] = idx[-1, :] = idx[:, 0] = idx[:, -1] = 2  # the frame
+    idx[8, 1:-1] = idx[16, 1:-1] = 1  # grid lines
+    idx[1:-1, 13] = idx[1:-1, 26] = 1
+    idx[11:13, 4:10] = 0
+    art = _rgba(pal[idx])
+    big = realart.drifted_upscale(art[..., :3], 8, (drift / 8, drift / 8), (0.0, 0.0))
+    from PIL import Image, ImageFilter
+
+    big = np.asarray(Image.fromarray(big).filter(ImageFilter.GaussianBlur(0.8)))
+    out = pixelize(big, (40, 24), pal, FIT)
+    assert np.array_equal(out, art)
+
+
+def test_clean_upscales_of_the_sample_set_reduce_back_exactly() -> None:
+    for s in sample_set(6):
+        h, w = s.art.shape[:2]
+        for scale in (3, 8):
+            big = upscale_nearest(s.art, scale)
+            out = pixelize(big, (w, h), s.palette, FIT)
+            assert np.array_equal(out, s.art), (s.name, scale)
+
+
+def test_a_sprite_on_a_key_colour_loses_the_key_and_keeps_its_palette_border() -> None:
+    pal = builtin_palette("pico-8")
+    art = _art(4, pal, 24)
+    art[:4] = 0  # transparent top rows: the key shows there
+    art[4:, :] = art[4:, :]
+    deg = realart.degrade(art, 8, seed=1)  # painted on a key colour (white, magenta or green)
+    out = pixelize(deg.image, (24, 24), pal, PixelParams(method="fit", background="key"))
+    assert realart.cell_accuracy(out, art) >= 0.995
+    # an opaque picture in the palette's own colours keeps its border
+    opaque = _art(5, pal, 24)
+    big = upscale_nearest(opaque, 8)[..., :3]
+    out = pixelize(big, (24, 24), pal, PixelParams(method="fit", background="key"))
+    assert np.array_equal(out, opaque)
+
+
+def test_an_image_with_its_own_transparency_keeps_it() -> None:
+    pal = builtin_palette("pico-8")
+    art = _art(6, pal, 16)
+    art[::3, ::2] = 0
+    out = pixelize(upscale_nearest(art, 8), (16, 16), pal, FIT)
+    assert np.array_equal(out, art)
+
+
+def test_background_auto_floods_from_the_border_only_where_plausible() -> None:
+    pal = builtin_palette("pico-8")
+    art = np.zeros((16, 16, 4), np.uint8)
+    art[4:12, 4:12] = _art(7, np.delete(pal, 7, axis=0), 8)  # none of the background colour
+    rgb = upscale_nearest(art, 8)[..., :3].copy()
+    rgb[upscale_nearest(art, 8)[..., 3] == 0] = pal[7]  # painted on one palette colour
+    out = pixelize(rgb, (16, 16), pal, PixelParams(method="fit", background="auto"))
+    assert np.array_equal(out[..., 3] > 0, art[..., 3] > 0)
+    notes: list[str] = []
+    flat = upscale_nearest(np.tile(_rgba(pal[7:8][None]), (16, 16, 1)), 8)[..., :3]
+    out = pixelize(flat, (16, 16), pal, PixelParams(method="fit", background="auto"), notes)
+    assert (out[..., 3] == 255).all()
+    assert notes and "background kept" in notes[0]
+
+
+def test_an_image_import_of_degraded_real_art_builds_back(make_project) -> None:
+    """Through the CLI with nothing set but the palette: a committed real sprite (CC0), painted
+    on magenta, enlarged x8 with a drift growing across it, blurred, noisy and saved as JPEG
+    (twice), comes back as the art: its key removed, its cells read (naive vote: 0.86)."""
+    from conftest import pb
+    from PIL import Image
+
+    data = Path(__file__).parent / "data" / "real_pixel_art"
+    art = np.asarray(Image.open(data / "dcss-statue-dragon.png").convert("RGBA")).copy()
+    art[art[..., 3] < 128] = 0
+    art[..., 3] = np.where(art[..., 3] >= 128, 255, 0)
+    pal = realart.corpus.opaque_colors(art)
+    h, w = art.shape[:2]
+    colours = ", ".join('"#{:02x}{:02x}{:02x}"'.format(*c) for c in pal.tolist())
+    p = make_project(
+        f"sprites:\n  statue: {{image: art/statue.jpg, size: [{w}, {h}], palette: [{colours}]}}\n",
+        palette=None,
+    )
+    (p.dir / "art").mkdir()
+    deg = realart.degrade(art, 8, seed=realart.case_seed("dcss-statue-dragon", 0))
+    Image.fromarray(deg.image).save(p.dir / "art" / "statue.jpg", quality=95)
+    r = pb(p, "build")
+    assert r.code == 0, r.err
+    out = np.asarray(Image.open(p.assets / "sprites" / "statue.png").convert("RGBA"))
+    assert realart.cell_accuracy(out, art) >= 0.995
