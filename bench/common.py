@@ -29,34 +29,40 @@ def machine() -> dict[str, Any]:
 
 @dataclass
 class Run:
-    """One whole-process run: wall seconds, CPU seconds (user + sys) and its output."""
+    """One whole-process run: wall seconds, CPU seconds (user + sys), peak memory and output."""
 
     wall: float
     cpu: float
     code: int
     stdout: str
     stderr: str
+    max_rss_mib: float = 0.0  # the process's peak resident memory
 
 
 def run_timed(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
               timeout: float = 600) -> Run:  # fmt: skip
-    """Run `cmd` to completion: wall time (interpreter start included) and the child's CPU time."""
-    import resource
+    """Run `cmd` to completion: wall time (interpreter start included), the child's CPU time and
+    peak memory (its own rusage, from wait4; output goes through temp files, so nothing else
+    reaps it)."""
+    import tempfile
+    import threading
 
-    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    wall = time.perf_counter() - start
-    usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
-    return Run(wall, cpu, proc.returncode, out, err)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, proc.returncode, stdout, stderr, round(usage.ru_maxrss / 1024, 1))
 
 
 def median_runs(cmd: list[str], repeat: int, *, before: Any = None, cwd: Path | None = None,

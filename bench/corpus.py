@@ -747,6 +747,10 @@ TEST_SUBSET = (
     "dcss-door-closed",
     "dcss-icon-airstrike",
     "x11-6x13-digits",
+    "dcss-nessos",
+    "dcss-blue-fountain",
+    "dcss-floor-snake",
+    "dcss-icon-stonesoup",
 )
 FREE_LICENSES = ("CC0-1.0", "public-domain")
 TEST_DATA = ROOT / "tests" / "data" / "real_pixel_art"

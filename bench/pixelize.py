@@ -48,7 +48,7 @@ from pixel_samples import (  # noqa: E402
 from pixelbuild.pixel import PixelParams, builtin_palette, pixelize  # noqa: E402
 from pixelbuild.pixel.quantize import _palette_map  # noqa: E402
 
-METHODS = ("majority", "nearest", "median", "kcentroid", "contrast")
+METHODS = ("majority", "nearest", "median", "kcentroid", "contrast", "fit")
 CONDITIONS = ("clean", "wobble", "blur", "noise", "jpeg85", "degraded")
 
 

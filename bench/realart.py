@@ -30,7 +30,7 @@ Reductions, all to (w, h) on the art's own colours:
 - defaults: `PixelParams()`, pixelize's defaults (defaults.PIXEL, what a generated entry gets);
 - image: the settings an `image:` entry resolves to (defaults.PIXEL | defaults.IMPORT_PIXEL);
 - best: reference settings, no background detection (background none, or for sprites the exact
-  key colour), remove_orphans false, phase_search false;
+  key colour), remove_orphans false, method fit (the grid fitted, as an `image:` entry does);
 - naive: every pixel snapped to the nearest palette colour in OKLab (for sprites the key colour
   is one more, transparent, entry: the baseline is told the key), then a majority per cell on the
   nominal grid (offset 0);
@@ -44,7 +44,8 @@ opaque with the exact same RGB; alpha binarised at 128), opaque-cell accuracy, p
 compliance (share of opaque output pixels on the palette) and whether the output's alpha is only
 0 or 255. Phase errors: the whole-cell shift (-1..1 each axis) that would fix a defaults output
 (best_shift), and the accuracy with it forgiven. pixelize's notes to the user are kept per run.
-Also timed: 1024x1024 -> 64x64 pixelize with defaults, one thread, median of 5.
+Also timed: 1024x1024 -> 64x64 pixelize with defaults and with the `image:` entry settings, one
+thread, median of 5.
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ def params_for(method: str, key: tuple[int, int, int] | None) -> PixelParams:
         extra.pop("upscale", None)
         return PixelParams(**extra)
     if method == "best":
-        return PixelParams(background=bg, remove_orphans=False, phase_search=False)
+        return PixelParams(method="fit", background=bg, remove_orphans=False)
     if method == "+bg":
         return PixelParams(background=bg)
     if method == "+orphans":
@@ -431,21 +432,25 @@ def speed(images: list[corpus.CorpusImage], repeats: int = 5) -> dict[str, Any]:
         y, x = (64 - a.shape[0]) // 2, (64 - a.shape[1]) // 2
         pad[y : y + a.shape[0], x : x + a.shape[1]] = a
         cases[f"sprite {sprite.name} (padded)"] = pad
-    out: dict[str, Any] = {"task": "1024x1024 -> 64x64, defaults, 1 thread, degraded x16"}
+    out: dict[str, Any] = {
+        "task": "1024x1024 -> 64x64, defaults and image: entry settings, 1 thread, degraded x16"
+    }
     for name, art in cases.items():
         img = degrade(art, 16, 7).image
         pal = corpus.opaque_colors(art)
-        pixelize(img, (64, 64), pal, PixelParams())
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            pixelize(img, (64, 64), pal, PixelParams())
-            ts.append(time.perf_counter() - t)
-        out[name] = {
-            "median_ms": 1000 * float(np.median(ts)),
-            "min_ms": 1000 * min(ts),
-            "colors": len(pal),
-        }
+        for method in ("defaults", "image"):
+            p = params_for(method, None)
+            pixelize(img, (64, 64), pal, p)
+            ts = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                pixelize(img, (64, 64), pal, p)
+                ts.append(time.perf_counter() - t)
+            out[f"{name}, {method}"] = {
+                "median_ms": 1000 * float(np.median(ts)),
+                "min_ms": 1000 * min(ts),
+                "colors": len(pal),
+            }
     return out
 
 

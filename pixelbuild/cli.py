@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_STALE = 3
 EXIT_INTERRUPTED = 130
+SERVE_PORT = 8474  # watch --serve
 
 DESCRIPTION = """\
 Build pixel-art assets for a game from a pixels.yaml manifest.
@@ -36,6 +39,12 @@ typical use:
   pixelbuild plan                 show what would be rebuilt, and why
   pixelbuild build --locked       CI: fail if any asset is stale (changes nothing)
   pixelbuild watch                rebuild on every save (with Bevy's hot reload)
+  pixelbuild build --ray HEAD:6379
+                                  generate on the GPUs of a Ray cluster (the [ray] extra)
+  pixelbuild compare hero --seed 1..8 --lora pixel-art=0,0.6,1.0
+                                  build variants side by side; `pick` keeps one
+  pixelbuild gallery              one page of every entry, its palette and provenance
+  pixelbuild mcp                  serve the project to an AI assistant (MCP, the [mcp] extra)
 
 exit codes:
   0  success (or nothing to do)
@@ -137,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
         help="on an internal error, print the traceback too (also PIXELBUILD_DEBUG=1)",
     )  # fmt: skip
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    from pixelbuild.cluster import add_ray_option
+    from pixelbuild.remote import add_remote_options
 
     def command(name: str, help_text: str, run: Any, description: str | None = None) -> Any:
         p = sub.add_parser(
@@ -154,6 +165,8 @@ def _parser() -> argparse.ArgumentParser:
         "Cached steps are reused; an interrupted build resumes where it stopped.",
     )
     _engine_options(build)
+    add_ray_option(build)
+    add_remote_options(build)
     build.add_argument(
         "entries", nargs="*", metavar="ENTRY", help="entries to build (default: all)"
     )
@@ -166,6 +179,10 @@ def _parser() -> argparse.ArgumentParser:
         help="overwrite outputs that were edited by hand or not written by pixelbuild",
     )  # fmt: skip
     build.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    build.add_argument(
+        "--gallery", action="store_true",
+        help="then write the gallery page (also project.gallery: true); see `gallery`",
+    )  # fmt: skip
     _wait_option(build)
 
     plan = command("plan", "show what a build would do and why, without doing it", _plan)
@@ -180,11 +197,18 @@ def _parser() -> argparse.ArgumentParser:
         "The engine stays loaded between rebuilds. Ctrl-C stops cleanly.",
     )
     _engine_options(watch)
+    add_ray_option(watch)
+    add_remote_options(watch)
     watch.add_argument("--poll", action="store_true", help="poll for changes (Docker, WSL, NFS)")
     watch.add_argument("--force", action="store_true", help="as for build")
     watch.add_argument(
         "--debounce", type=int, default=50, metavar="MS", help="wait for bursts of saves (ms)"
     )
+    watch.add_argument(
+        "--serve", nargs="?", type=int, const=SERVE_PORT, default=None, metavar="PORT",
+        help=f"serve the gallery on localhost (port {SERVE_PORT}; 0: any free one); the page "
+        "reloads after each rebuild",
+    )  # fmt: skip
 
     clean = command(
         "clean",
@@ -223,6 +247,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, metavar="N", help="train N steps only, as a trial")
     _wait_option(train)
 
+    _compare_commands(command)
+
     schema = command("schema", "print the JSON schema of pixels.yaml", _schema)
     schema.add_argument("-o", "--output", type=Path, help="write it to this file instead")
 
@@ -234,7 +260,81 @@ def _parser() -> argparse.ArgumentParser:
     from pixelbuild.doctor import add_doctor_command
 
     add_doctor_command(sub, common)
+    from pixelbuild.mcp.cli import add_mcp_command
+
+    add_mcp_command(sub, common)
     return parser
+
+
+class _AxisOption(argparse.Action):
+    """Collects compare axes in the order given: [(kind, text), ...] in `args.axes`."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        axes = list(getattr(namespace, "axes", None) or [])
+        axes.append((self.dest, values))
+        namespace.axes = axes
+
+
+def _compare_commands(command: Any) -> None:
+    compare = command(
+        "compare",
+        "build one entry over seeds, LoRA weights, models, palettes... side by side",
+        _compare,
+        "Build ENTRY once per combination of the axes' values and lay the results out as a\n"
+        "page (index.html: open it from disk) and a PNG contact sheet. The first axis runs\n"
+        "along the columns, the second down the rows, more make grids of grids. Each axis\n"
+        "has a baseline: the entry as it is, or for a LoRA, the entry without it. Every cell\n"
+        "is an ordinary cached build, so comparing again, or building the cell you pick\n"
+        "(`pixelbuild pick ENTRY N`), generates nothing new. Without axes, the manifest's\n"
+        "`compare: ENTRY:` block gives them.\n\n"
+        "  pixelbuild compare hero --seed 1..8 --lora pixel-art=0,0.6,1.0,1.2\n"
+        "  pixelbuild compare grass --palette db32,endesga-32 --method majority,contrast",
+    )
+    _engine_options(compare)
+    compare.add_argument("entry", metavar="ENTRY")
+    axes = compare.add_argument_group("axes (in the order given)")
+    for flag, dest, metavar, text in (
+        ("--seed", "seed", "SEEDS", "seeds: 1..8, 1,4,9"),
+        ("--lora", "lora", "NAME=W,...", "weights of a LoRA of `loras:` (0: without it)"),
+        ("--model", "model", "A,B", "models of `models:`"),
+        ("--palette", "palette", "A,B", "palettes (built-in or of `palettes:`)"),
+        ("--method", "method", "A,B", "cell reduction methods (majority, contrast, ...)"),
+        ("--prompt-replace", "prompt_replace", "WORD=A,B", "words put in place of WORD"),
+    ):
+        axes.add_argument(flag, dest=dest, metavar=metavar, action=_AxisOption, help=text)
+    compare.add_argument(
+        "-o", "--output", type=Path, metavar="DIR",
+        help="where to write index.html, sheet.png and cells.json (default: the cache)",
+    )  # fmt: skip
+    compare.add_argument("--open", action="store_true", help="open the page in a browser")
+    compare.set_defaults(axes=[])
+    _wait_option(compare)
+
+    pick = command(
+        "pick",
+        "write a compared cell's settings into pixels.yaml, then build the entry",
+        _pick,
+        "Write the settings of cell N of the last `pixelbuild compare ENTRY` into pixels.yaml\n"
+        "(only those values change: comments and formatting are kept), then build ENTRY,\n"
+        "which comes from the cache.",
+    )
+    _engine_options(pick)
+    pick.add_argument("entry", metavar="ENTRY")
+    pick.add_argument("cell", metavar="N", help="the cell's number on the sheet (or its key)")
+    pick.add_argument("--no-build", action="store_true", help="only write pixels.yaml")
+    _wait_option(pick)
+
+    gallery = command(
+        "gallery",
+        "write one page of every entry's outputs, palette, provenance and the last build",
+        _gallery,
+        "Write the gallery: every entry's outputs (animations play, tiles repeat, atlas\n"
+        "frames show on hover), palette swatches, provenance (model, LoRAs, seed, key) and\n"
+        "the last build's report, as one page that opens from disk. `build --gallery` or\n"
+        "`project.gallery: true` rewrites it after every build; `watch --serve` serves it\n"
+        "and reloads it after each rebuild.",
+    )
+    gallery.add_argument("--open", action="store_true", help="open the page in a browser")
 
 
 def _wait_option(p: argparse.ArgumentParser) -> None:
@@ -292,12 +392,27 @@ def _selection(project: Any, names: list[str]) -> set[str] | None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    if not (args.entries or args.locked or args.force) and (names := _unchanged(args)) is not None:
+    from pixelbuild.remote.url import remote_spec
+
+    remote_spec(args.remote, read_only=args.remote_read_only)  # a bad URL fails even a no-op
+    fast = not (args.entries or args.locked or args.force or args.gallery)
+    if fast and (names := _unchanged(args)) is not None:
         return _report_up_to_date(names, args)
     project = _open(args, readonly=args.locked)
     try:
         with _exclusive(project, args, shared=args.locked):
             return _build_project(project, args)
+    finally:
+        project.close()
+
+
+@contextlib.contextmanager
+def _held(args: argparse.Namespace) -> Iterator[Any]:
+    """The project, opened and holding its build lock, for a command that changes it."""
+    project = _open(args)
+    try:
+        with _exclusive(project, args):
+            yield project
     finally:
         project.close()
 
@@ -317,29 +432,33 @@ def _build_project(project: Any, args: argparse.Namespace) -> int:
     plan = project.plan(_selection(project, args.entries))
     stale = plan.stale
     if args.locked:
-        return _report_locked(plan, args.json)
+        return _report_locked(plan, args.json, project.lock.conflicts)
+    from pixelbuild.run.building import build_stale, finish_up_to_date
+
     if not stale and not plan.removed:
-        if project.manifest.project.rust_module:  # derived from the targets: may be missing
-            from pixelbuild.cache.layout import TMP
-            from pixelbuild.run.rustmodule import module_text, write_module
+        finish_up_to_date(project, force=args.force, whole=not args.entries)
+        if args.gallery:
+            from pixelbuild.pages.gallery import write_gallery
 
-            path = project.dir / project.manifest.project.rust_module
-            write_module(path, module_text(project.targets), project.cache / TMP, force=args.force)
-        if not args.entries:
-            project.remember_clean_state()
+            write_gallery(project)
         return _report_up_to_date([e.name for e in plan.fresh], args)
-    project.require_inputs([e.name for e in stale], allow_download=args.allow_download)
+    from pixelbuild.cluster.runner import ray_runner
     from pixelbuild.console import make_reporter
-    from pixelbuild.run.builder import Builder
+    from pixelbuild.pages.gallery import Recorder, build_report, write_gallery
+    from pixelbuild.remote import from_args as remote_from_args
 
-    reporter = make_reporter(quiet=args.quiet or args.json)
-    builder = Builder(project, reporter, force=args.force, engine_options=_engine_kwargs(args))
-    try:
-        result = builder.build(plan)
-    finally:
-        builder.close()
-    if not result.failed and not args.entries:
-        project.remember_clean_state()
+    reporter = Recorder(make_reporter(quiet=args.quiet or args.json))
+    options = _engine_kwargs(args)
+    result = build_stale(
+        project, plan, reporter, force=args.force, whole=not args.entries,
+        engine_options=options, allow_download=args.allow_download,
+        runner=ray_runner(args.ray, options, project.cache, reporter.warn),
+        remote=remote_from_args(args),
+    )  # fmt: skip
+    if args.gallery or project.manifest.project.gallery:
+        page = write_gallery(project, build_report(plan, result, reporter.warnings))
+        if not (args.quiet or args.json):
+            print(f"gallery: {page}", file=sys.stderr)
     return _report_build(result, args)
 
 
@@ -392,9 +511,11 @@ def _print_failures(failed: dict[str, Failure]) -> None:
         )
 
 
-def _report_locked(plan: Any, as_json: bool) -> int:
+def _report_locked(plan: Any, as_json: bool, conflicts: list[str] | None = None) -> int:
     stale = {e.name: e.reasons for e in plan.stale}
     stale |= {name: ["entry removed from the manifest"] for name in plan.removed}
+    if conflicts:  # a lock file left with git's conflict markers is not a committed state
+        stale["pixels.lock"] = [f"unresolved merge conflict at {where}" for where in conflicts]
     if as_json:
         _print_json(
             {
@@ -489,13 +610,9 @@ def _clean(args: argparse.Namespace) -> int:
 def _adopt(args: argparse.Namespace) -> int:
     from pixelbuild.run.adopt import adopt
 
-    project = _open(args)
-    try:
-        with _exclusive(project, args):
-            _selection(project, args.entries)
-            files = adopt(project, args.entries)
-    finally:
-        project.close()
+    with _held(args) as project:
+        _selection(project, args.entries)
+        files = adopt(project, args.entries)
     if args.json:
         _print_json({"adopted": files})
     else:
@@ -506,36 +623,22 @@ def _adopt(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from pixelbuild.console import make_reporter
-    from pixelbuild.plan.steps import TRAIN, ancestors
     from pixelbuild.run.builder import Builder
+    from pixelbuild.run.training import train_step
 
     if args.steps is not None and args.steps < 1:
         raise UsageError("--steps must be at least 1")
-    project = _open(args)
-    try:
-        with _exclusive(project, args):
-            plan = project.plan()
-            found = {
-                s.label: s for e in plan.entries for s in ancestors(e.final) if s.kind is TRAIN
-            }
-            step = found.get(f"lora:{args.name}")
-            if step is None:
-                trained = ", ".join(sorted(n.removeprefix("lora:") for n in found)) or "none"
-                raise UsageError(
-                    f"no LoRA {args.name!r} is trained in this project (a `loras:` entry with "
-                    f"`train:` settings that an entry uses); trained here: {trained}"
-                )
-            project.require_inputs([step.target.name], allow_download=args.allow_download)
-            reporter = make_reporter(quiet=args.json)
-            builder = Builder(project, reporter, engine_options=_engine_kwargs(args))
-            reporter.start({})
-            try:
-                lora, sheet, ran = builder.train(step, steps=args.steps)
-            finally:
-                reporter.finish_steps()
-                builder.close()
-    finally:
-        project.close()
+    with _held(args) as project:
+        step = train_step(project.plan(), args.name)
+        project.require_inputs([step.target.name], allow_download=args.allow_download)
+        reporter = make_reporter(quiet=args.json)
+        builder = Builder(project, reporter, engine_options=_engine_kwargs(args))
+        reporter.start({})
+        try:
+            lora, sheet, ran = builder.train(step, steps=args.steps)
+        finally:
+            reporter.finish_steps()
+            builder.close()
     if args.json:
         _print_json({"lora": str(lora), "sheet": str(sheet) if sheet else None, "trained": ran})
     else:
@@ -543,6 +646,82 @@ def _train(args: argparse.Namespace) -> int:
         if sheet:
             print(f"validation sheet: {sheet}", file=sys.stderr)
     return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pixelbuild.compare.run import read_axes, run_compare
+    from pixelbuild.console import make_reporter
+    from pixelbuild.pages.compare_page import write_comparison
+    from pixelbuild.run.builder import Builder
+
+    with _held(args) as project:
+        axes = read_axes(project, args.entry, args.axes)
+        reporter = make_reporter(quiet=args.json)
+        builder = Builder(project, reporter, engine_options=_engine_kwargs(args))
+        try:
+            comparison = run_compare(project, builder, args.entry, axes)
+        finally:
+            builder.close()
+        paths = write_comparison(comparison, project.cache, args.output)
+    if args.json:
+        files = {"page": paths["page"], "sheet": paths["sheet"], "cells_file": paths["cells"]}
+        _print_json({k: str(v) for k, v in files.items()} | comparison.summary())
+        return EXIT_OK
+    n = len(comparison.results)
+    print(
+        f"compared {args.entry}: {n} cells ({comparison.generated} images generated, the rest "
+        f"from the cache) in {comparison.seconds:.1f}s\n  page:  {paths['page']}\n"
+        f"  sheet: {paths['sheet']}\n  keep one: pixelbuild pick {args.entry} N",
+        file=sys.stderr,
+    )
+    if args.open:
+        _open_page(paths["page"])
+    return EXIT_OK
+
+
+def _pick(args: argparse.Namespace) -> int:
+    from pixelbuild.compare.pick import pick
+
+    with _held(args) as project:
+        changed = pick(project, args.entry, args.cell)
+    if not args.json:
+        for line in changed:
+            print(f"pixels.yaml: {args.entry}: {line}", file=sys.stderr)
+    if args.no_build:
+        if args.json:
+            _print_json({"changed": changed})
+        return EXIT_OK
+    argv = ["build", "-C", str(args.directory), args.entry, *(["--json"] if args.json else [])]
+    argv += ["--manifest", str(args.manifest)] if args.manifest else []
+    argv += [f"--{k}={v}" for k in ("device", "dtype") if (v := getattr(args, k))]
+    argv += ["--allow-download"] if args.allow_download else []
+    build = _parser().parse_args(argv)
+    build.directory = args.directory
+    return _build(build)
+
+
+def _gallery(args: argparse.Namespace) -> int:
+    from pixelbuild.pages.gallery import write_gallery
+
+    project = _open(args, readonly=True)
+    try:
+        page = write_gallery(project)
+    finally:
+        project.close()
+    if args.json:
+        _print_json({"page": str(page)})
+    else:
+        print(f"gallery: {page}", file=sys.stderr)
+    if args.open:
+        _open_page(page)
+    return EXIT_OK
+
+
+def _open_page(path: Path) -> None:
+    import webbrowser
+
+    if not webbrowser.open(path.resolve().as_uri()):
+        print(f"no browser to open; the page is {path}", file=sys.stderr)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -565,6 +744,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
+    from pixelbuild.remote import from_args as remote_from_args
     from pixelbuild.watch import watch
 
     return watch(
@@ -575,6 +755,9 @@ def _watch(args: argparse.Namespace) -> int:
         debounce_ms=args.debounce,
         engine_options=_engine_kwargs(args),
         as_json=args.json,
+        serve=args.serve,
+        ray=args.ray,
+        remote=remote_from_args(args),
     )
 
 

@@ -17,6 +17,8 @@ STRENGTH = 0.5  # img2img strength of animation frames derived from their base f
 VARIANTS = 4  # tiles per tileset
 ATLAS_PADDING = 1
 ATLAS_MAX_SIZE = 4096
+# The seam metric is ~1 for tiles that meet without a seam; above this, a seam shows.
+SEAM_WARNING = 1.5
 
 # How the pixelize step turns a generated image into pixel art.
 PIXEL: MappingProxyType[str, Any] = MappingProxyType(
@@ -36,10 +38,11 @@ PIXEL: MappingProxyType[str, Any] = MappingProxyType(
 TILE_BACKGROUND = "none"
 # An `image:` is art someone made: its transparency (if any) is the truth, a background is
 # removed only when it is a key colour (none of the palette's: a flat panel or sky of the art's
-# own colours stays), and single pixels are detail. Generated images take PIXEL: flood-fill
-# background removal and orphan clean-up suit diffusion output.
+# own colours stays), single pixels are detail, and its cells are flat, so `fit` reads them
+# (every pixel of a cell counts, blurred borders too). Generated images take PIXEL: flood-fill
+# background removal and orphan clean-up suit diffusion output, which is not flat cells.
 IMPORT_PIXEL: MappingProxyType[str, Any] = MappingProxyType(
-    {"background": "key", "remove_orphans": False}
+    {"method": "fit", "background": "key", "remove_orphans": False}
 )
 
 # Generation settings (`generate:` in the project, or on an entry).

@@ -92,8 +92,8 @@ def decode_png(data: bytes) -> np.ndarray:
 
 
 def encode_png(pixels: np.ndarray, *, fast: bool = False) -> bytes:
-    """PNG bytes of an RGBA array. `fast` trades size for speed (cache blobs of raw images)."""
-    buf = io.BytesIO()
-    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGBA")
-    image.save(buf, format="PNG", compress_level=1 if fast else 9)
-    return buf.getvalue()
+    """PNG bytes of an RGBA array, the same on every platform (pixelbuild/png.py). `fast`
+    trades size for speed (cache blobs of raw images)."""
+    from pixelbuild.png import encode_rgba
+
+    return encode_rgba(pixels, fast=fast)

@@ -36,6 +36,7 @@ FRAMES = 256  # an animation's frames, a tileset's variants
 PALETTE_COLORS = 256
 DURATION_MS = 60_000  # one frame of an animation
 ATLAS_SIDE = 16384
+COMPARE_CELLS = 256  # the cells of one `pixelbuild compare`
 
 
 def megapixels(pixels: int) -> str:

@@ -23,13 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from pixelbuild.cache.signature import Signature, signature
+from pixelbuild.cluster.runner import ray_runner
 from pixelbuild.engines.base import Engine
 from pixelbuild.errors import ManifestError, PixelbuildError
 from pixelbuild.manifest.load import MANIFEST_NAME
+from pixelbuild.remote.cache import RemoteCache
 from pixelbuild.run.builder import Builder
 from pixelbuild.run.exclusive import hold
+from pixelbuild.run.generation import GenerationRunner
 from pixelbuild.run.project import Project, open_project
 from pixelbuild.run.report import Reporter
+from pixelbuild.run.snapshot import default_cache
 
 # When idle, how often to compare the stats of the inputs with the end of the last pass.
 IDLE_CHECK_MS = 300
@@ -77,13 +81,21 @@ class Watcher:
         force: bool = False,
         engine_options: dict[str, dict[str, Any]] | None = None,
         reporter: Reporter | None = None,
+        gallery: bool = False,
+        ray: str | None = None,
+        remote: RemoteCache | None = None,
     ):
         self.directory = directory.resolve()
+        self.remote = remote  # a team's cache, used by every pass
+        self.gallery = gallery  # write the gallery page after each pass (also project.gallery)
+        self.page = default_cache(self.directory) / "gallery" / "index.html"
         self.manifest = (manifest or self.directory / MANIFEST_NAME).resolve()
         self.force = force
         self.engine_options = engine_options or {}
         self.reporter = reporter or Reporter()
         self.engines: dict[str, Engine] = {}
+        self.ray = ray  # --ray ADDRESS: generate on that cluster, its actors kept between passes
+        self.runner: GenerationRunner | None = None
         self.read: set[Path] = {self.manifest}  # what the last pass depended on
         self.settled: dict[Path, Signature | None] = {}  # their stats when it ended
         self.ignored: list[Path] = []
@@ -103,7 +115,7 @@ class Watcher:
                 result.errors = [str(exc)]
                 break
             try:
-                self.read = {self.manifest, *project.inputs}
+                self.read = {self.manifest, *project.doc.included, *project.inputs}
                 self.ignored = [project.assets, project.cache]
                 seen = before | _signatures(self.read - before.keys())
                 for note in project.notes:
@@ -122,17 +134,31 @@ class Watcher:
         return result
 
     def _build(self, project: Project, result: Pass) -> None:
+        from pixelbuild.pages import gallery
+
         plan = project.plan()
+        pages = self.gallery or project.manifest.project.gallery
+        self.page = gallery.page_path(project)
         if not (plan.stale or plan.removed):
+            if pages and not gallery.page_path(project).exists():
+                gallery.write_gallery(project)
             return
+        reporter = gallery.Recorder(self.reporter)
+        if self.runner is None:
+            warn = self.reporter.warn
+            self.runner = ray_runner(self.ray, self.engine_options, project.cache, warn)
         builder = Builder(
             project,
-            self.reporter,
+            reporter,
             force=self.force,
             engine_options=self.engine_options,
             engines=self.engines,
+            runner=self.runner,
+            remote=self.remote,
         )
         built = builder.build(plan)
+        if pages:
+            gallery.write_gallery(project, gallery.build_report(plan, built, reporter.warnings))
         result.rebuilt += [n for n in built.rebuilt if n not in result.rebuilt]
         result.failed |= {name: str(failure) for name, failure in built.failed.items()}
         if not built.failed:
@@ -156,6 +182,8 @@ class Watcher:
         return p == self.manifest or p in self.read
 
     def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
         for engine in self.engines.values():
             engine.close()
         self.engines.clear()
@@ -182,21 +210,42 @@ def watch(
     as_json: bool = False,
     stop: threading.Event | None = None,
     on_pass: Callable[[Pass], None] | None = None,
+    serve: int | None = None,
+    ray: str | None = None,
+    remote: RemoteCache | None = None,
 ) -> int:
-    """Build, then rebuild on every relevant change until Ctrl-C (or `stop` is set)."""
+    """Build, then rebuild on every relevant change until Ctrl-C (or `stop` is set). With
+    `serve` (a port; 0 picks a free one), the gallery is served and reloads after each pass."""
     from watchfiles import watch as watch_paths
 
-    watcher = Watcher(directory, manifest=manifest, force=force, engine_options=engine_options)
+    watcher = Watcher(
+        directory,
+        manifest=manifest,
+        force=force,
+        engine_options=engine_options,
+        gallery=serve is not None,
+        ray=ray,
+        remote=remote,
+    )
+    server = None
+    if serve is not None:
+        from pixelbuild.pages.serve import GalleryServer
+
+        server = GalleryServer(lambda: watcher.page, serve).start()
 
     def report(p: Pass) -> None:
         if as_json:
             print(json.dumps(p.to_json(), sort_keys=True), flush=True)
         else:
             print(p.line(), file=sys.stderr, flush=True)
+        if server is not None:
+            server.notify()
         if on_pass:
             on_pass(p)
 
     try:
+        if server is not None:
+            print(f"gallery: {server.url}", file=sys.stderr, flush=True)
         report(watcher.run_pass(["start"]))
         import pixelbuild.run.actions  # noqa: F401  (warm: the first rebuild skips numpy's import)
 
@@ -232,6 +281,8 @@ def watch(
         pass
     finally:
         watcher.close()
+        if server is not None:
+            server.close()
     return 0
 
 

@@ -13,15 +13,20 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
-step "installing pixelbuild[test,sdxl,bench] (CPU torch)"
-python3 -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt -e ".[test,sdxl,bench]"
+step "installing pixelbuild[test,sdxl,bench,remote,ray,mcp] (CPU torch)"
+python3 -m pip install --quiet --disable-pip-version-check -c ci/constraints.txt -e ".[test,sdxl,bench,remote,ray,mcp]"
 step "building the RON and file-watcher checkers (apt + offline cargo)"
 bash scripts/build-rust-check.sh ron >/dev/null
 bash scripts/build-rust-check.sh notify >/dev/null
+step "Debian packages the tests drive (a real browser)"
+bash scripts/apt-install.sh chromium
+bash scripts/apt-install.sh nginx-light  # WebDAV server of the remote cache tests
+bash scripts/apt-install.sh iproute2  # `ip`: the Ray tests' head runs in a network namespace
+bash scripts/apt-install.sh tiled  # Tiled's tmxrasterizer and tileset export read our .tsx
 step "ruff"
 python3 -m ruff check .
 step "mypy"
 python3 -m mypy
 step "pytest"
-PIXELBUILD_REQUIRE_RON_CHECK=1 PIXELBUILD_REQUIRE_NOTIFY_CHECK=1 PIXELBUILD_REQUIRE_PIXI=1 \
+PIXELBUILD_REQUIRE_RON_CHECK=1 PIXELBUILD_REQUIRE_TILED=1 PIXELBUILD_REQUIRE_NOTIFY_CHECK=1 PIXELBUILD_REQUIRE_PIXI=1 \
     python3 -m pytest "$@"

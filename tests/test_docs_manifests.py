@@ -69,6 +69,10 @@ def test_every_yaml_block_is_a_known_kind_of_document(where, text):
 def _user_files(project: Path, manifest: str) -> None:
     """The files a documented manifest points at, as a user would have them."""
     data = yaml.safe_load(manifest)
+    for i, item in enumerate(data.get("include") or []):  # one sprite per included file
+        path = project / item.replace("*", f"part{i}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"sprites:\n  included-{i}: {{prompt: an included sprite}}\n")
     for palette in (data.get("palettes") or {}).values():
         if "file" in palette:
             path = project / palette["file"]

@@ -38,7 +38,7 @@ FAST = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 PALETTES = ["pico-8", "db32", "gameboy", "sweetie-16", "nes"]
-METHODS = ["majority", "nearest", "median", "kcentroid", "contrast"]
+METHODS = ["majority", "nearest", "median", "kcentroid", "contrast", "fit"]
 PLAIN = PixelParams(background="none", remove_orphans=False)
 
 

@@ -36,21 +36,27 @@ from pixelbuild.pixel import PixelParams, pixelize  # noqa: E402
 IMPORT = PixelParams(**(defaults.PIXEL | defaults.IMPORT_PIXEL))
 
 SCALE = 8  # seed: realart.case_seed(name, 0), the first run of the bench
-# Minimum cell accuracy per image: what the code achieved when set (in the comment), less 0.02.
+# Minimum cell accuracy per image: what the code achieved when set (in the comment), less about
+# 0.02 (at most 0.98).
 THRESHOLDS: dict[str, float] = {
-    "dcss-amulet-bloodlust": 0.95,  # 0.9761
-    "dcss-door-closed": 0.93,  # 0.9570
-    "dcss-floor-lair": 0.98,  # 1.0000
+    "dcss-amulet-bloodlust": 0.98,  # 1.0000 (naive 0.8148)
+    "dcss-blue-fountain": 0.98,  # 1.0000 (naive 0.9167)
+    "dcss-door-closed": 0.98,  # 1.0000 (naive 0.9561)
+    "dcss-floor-lair": 0.98,  # 1.0000 (naive 0.9883)
+    "dcss-floor-snake": 0.96,  # 0.9863 (naive 0.8887; 23 colours, two 0.006 apart in OKLab)
     "dcss-icon-airstrike": 0.98,  # 1.0000
-    "dcss-prince-ribbit": 0.91,  # 0.9353
-    "dcss-statue-dragon": 0.92,  # 0.9429
+    "dcss-icon-stonesoup": 0.98,  # 1.0000 (naive 0.8917)
+    "dcss-nessos": 0.96,  # 0.9884 (naive 0.8488; 40 colours, two 0.007 apart)
+    "dcss-prince-ribbit": 0.90,  # 0.9294 (naive 0.9395)
+    "dcss-statue-dragon": 0.98,  # 1.0000 (naive 0.8643)
     "dcss-wall-relief": 0.98,  # 1.0000
     "x11-6x13-digits": 0.98,  # 1.0000
 }
 # Images that score below the naive baseline today, and why.
 BELOW_NAIVE: dict[str, str] = {
-    "dcss-prince-ribbit": "its palette holds both #000000 and #010101: one level apart, under "
-    "noise of sigma 4 every choice between them is a coin toss (0.935 vs naive 0.940)",
+    "dcss-prince-ribbit": "its palette holds both #000000 and #010101: one level apart, and "
+    "noise clipped at black lifts a black cell by about as much, so every choice between them "
+    "is a coin toss (0.929 vs naive 0.940)",
 }
 
 NAMES = sorted(p.stem for p in DATA.glob("*.png"))
@@ -80,7 +86,7 @@ def scores(name: str) -> tuple[float, float]:
 
 def test_data_is_small_and_sourced() -> None:
     sources = (DATA / "SOURCES.md").read_text()
-    assert 1 <= len(NAMES) <= 8
+    assert 1 <= len(NAMES) <= 12
     assert set(NAMES) == set(THRESHOLDS)
     for name in NAMES:
         assert f"| {name}.png |" in sources, f"{name}.png has no line in SOURCES.md"
@@ -115,4 +121,4 @@ def test_defaults_not_below_naive(name: str) -> None:
 if __name__ == "__main__":
     for n in NAMES:
         d, b = scores(n)
-        print(f"{n:24s} defaults {d:.4f}  naive {b:.4f}  threshold {THRESHOLDS[n]:.2f}")
+        print(f"{n:24s} defaults {d:.4f}  naive {b:.4f}  threshold {THRESHOLDS.get(n, 0):.2f}")

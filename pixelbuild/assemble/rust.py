@@ -116,6 +116,7 @@ class RustTexture:
     # from a direction to the animation `<name>_<direction>`.
     directions: Sequence[str] = ()
     motions: Sequence[str] = ()
+    items: Sequence[str] = ()  # more lines of Rust inside its module (an autotile's `tile_for`)
 
 
 def rust_string(text: str) -> str:
@@ -238,6 +239,7 @@ def rust_module(textures: Sequence[RustTexture]) -> str:
         if texture.directions and texture.animations:
             by_name = dict(zip([a.name for a in texture.animations], idents, strict=True))
             lines += _directions(texture, by_name)
+        lines += texture.items
         lines.append("}")
         parts.append("\n".join(lines) + "\n")
     return "".join(parts)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,20 @@ def digest_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def digest_folder(path: Path, file_digest: Callable[[Path], str] = digest_file) -> str:
+    """The digest of a folder (a diffusers model): each file's relative path and digest, in
+    sorted walk order. OSError for an entry that is not a regular file (a FIFO would block)."""
+    parts = []
+    for root, dirs, names in os.walk(path):
+        dirs.sort()
+        for name in sorted(names):
+            p = Path(root) / name
+            if p.exists() and not p.is_file():
+                raise OSError(f"{p} is not a regular file")
+            parts.append(f"{p.relative_to(path).as_posix()}={file_digest(p)}")
+    return xxhash.xxh3_128_hexdigest("\n".join(parts).encode())
 
 
 # One encoder for every call: json.dumps with options builds a new one each time, which costs

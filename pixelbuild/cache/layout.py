@@ -22,7 +22,9 @@ TMP = "tmp"  # temp files of atomic writes
 SNAPSHOT = "snapshot.json"  # the no-op fast path (run/snapshot.py)
 ENGINES = "engines"  # compiled engines (engines/compiled/store.py)
 LOCK = "build.lock"  # one build at a time (run/exclusive.py)
-FOLDERS = (BLOBS, TMP, ENGINES)
+COMPARE = "compare"  # `pixelbuild compare` pages, one folder per entry (compare/)
+GALLERY = "gallery"  # the gallery page and the last build's report (pages/gallery.py)
+FOLDERS = (BLOBS, TMP, ENGINES, COMPARE, GALLERY)
 FILES = (STATE, *STATE_SIDE, SNAPSHOT, LOCK)
 QUARANTINE = "corrupt"  # what repair moved aside, for a bug report; deleted by clean --cache
 

@@ -3,7 +3,8 @@
 Sorted and indented so a diff reads as "entry X: key and outputs changed". Per entry: its key, seed,
 engine, a short fingerprint per field (so `plan` can say which field changed even on a fresh
 clone with no cache), and each output's path, digest and size. `files` keeps the digest of every
-input file, so a CI machine without a 7 GB checkpoint can still check the lock.
+input file, so a CI machine without a 7 GB checkpoint can still check the lock. Entries of
+included manifest files live in shards of the same format (lockshards.py).
 """
 
 from __future__ import annotations
@@ -74,10 +75,13 @@ class LockEntry:
             str(path): LockedOutput(str(out["digest"]), int(out["size"]))
             for path, out in dict(data.get("outputs", {})).items()
         }
+        fields = data.get("fields", {})
+        if not isinstance(fields, dict) or not all(type(v) is str for v in fields.values()):
+            raise TypeError("'fields' must map names to fingerprints")  # JSON keys are strings
         return cls(
             kind=str(data["kind"]),
             key=str(data["key"]),
-            fields={str(k): str(v) for k, v in dict(data.get("fields", {})).items()},
+            fields=fields,
             outputs=outputs,
             seed=None if data.get("seed") is None else int(data["seed"]),
             engine=None if data.get("engine") is None else str(data["engine"]),
@@ -101,59 +105,164 @@ class LockedLora:
         return body | ({"export": self.export} if self.export else {})
 
 
+class LockEntries(dict[str, LockEntry]):
+    """The lock's entries by name, with an index output -> entry kept in step with every change
+    (so `Lock.owner_of` is one lookup, not a scan), and the names set or removed since the lock
+    was read (so writing touches only the shards that hold them). An entry is replaced whole,
+    never changed in place once set (its index and its written text are kept by name). Change
+    the entries by item assignment, `del`, `pop` or `update` (`|=` would bypass the index)."""
+
+    def __init__(
+        self, entries: dict[str, LockEntry] | None = None, texts: dict[str, str] | None = None
+    ):
+        super().__init__(entries or {})
+        self.owners = {out: name for name, e in self.items() for out in e.outputs}
+        self.changed: set[str] = set()
+        # name -> the entry's lines as the file holds them (read or last written): an entry
+        # not set since is written back from here, not serialized again
+        self.texts: dict[str, str] = texts if texts is not None else {}
+
+    def __setitem__(self, name: str, entry: LockEntry) -> None:
+        if name in self:
+            self._forget(name)
+        super().__setitem__(name, entry)
+        self.owners.update(dict.fromkeys(entry.outputs, name))
+        self.changed.add(name)
+        self.texts.pop(name, None)
+
+    def __delitem__(self, name: str) -> None:
+        self._forget(name)
+        super().__delitem__(name)
+        self.changed.add(name)
+        self.texts.pop(name, None)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if name not in self:
+            return super().pop(name, *default)
+        entry = self[name]
+        del self[name]
+        return entry
+
+    def _forget(self, name: str) -> None:
+        for out in self[name].outputs:
+            if self.owners.get(out) == name:
+                del self.owners[out]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, entry in dict(*args, **kwargs).items():
+            self[name] = entry
+
+    def setdefault(self, name: str, entry: LockEntry) -> LockEntry:
+        if name not in self:
+            self[name] = entry
+        return self[name]
+
+    def clear(self) -> None:
+        self.changed.update(self)
+        self.owners.clear()
+        super().clear()
+
+    def popitem(self) -> tuple[str, LockEntry]:
+        name = next(reversed(self))
+        return name, self.pop(name)
+
+
 @dataclass
 class Lock:
-    entries: dict[str, LockEntry] = field(default_factory=dict)
+    """`entries` by name; `shards` (entry -> the included manifest file it is written for, see
+    lockshards.py) is the manifest's, set by the project; `read_from` is where each entry was
+    read; `conflicts` says where the file read held unresolved merge conflicts."""
+
+    entries: LockEntries = field(default_factory=LockEntries)
     files: dict[str, str] = field(default_factory=dict)
     trained: dict[str, LockedLora] = field(default_factory=dict)
+    shards: dict[str, str] = field(default_factory=dict)
+    read_from: dict[str, str] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.entries, LockEntries):
+            self.entries = LockEntries(self.entries)
 
     def owner_of(self, output: str) -> str | None:
         """The entry that wrote `output` (assets-relative), if the lock says one did."""
-        for name, entry in self.entries.items():
-            if output in entry.outputs:
-                return name
-        return None
+        return self.entries.owners.get(output)
 
     def to_json(self) -> str:
-        """Sorted JSON with one line per entry field: a rebuilt entry diffs as a few lines.
+        """Sorted JSON with one line per entry field: a rebuilt entry diffs as a few lines, and
+        the lines of two neighbouring entries that change are apart (git merges them).
 
         Inner values are written compactly by the C encoder (an indented dump uses the pure
-        Python one, which is slow for large projects).
+        Python one, which is slow for large projects); an entry unchanged since it was read is
+        written back as it was read (LockEntries.texts).
         """
-
-        def compact(value: Any) -> str:
-            return json.dumps(value, sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
-
-        lines = [
-            "{",
-            f'  "version": {LOCK_VERSION},',
-            '  "generator": "pixelbuild",',
-            '  "entries": {',
-        ]
+        texts = self.entries.texts
+        lines = [_HEADER]
         names = sorted(self.entries)
         for i, name in enumerate(names):
-            entry = self.entries[name].to_json()
-            lines.append(f"    {compact(name)}: {{")
-            keys = sorted(entry)
-            for j, key in enumerate(keys):
-                comma = "," if j < len(keys) - 1 else ""
-                lines.append(f"      {compact(key)}: {compact(entry[key])}{comma}")
-            lines.append("    }" + ("," if i < len(names) - 1 else ""))
+            body = texts.get(name)
+            if body is None:
+                body = texts[name] = _entry_lines(self.entries[name])
+            comma = "," if i < len(names) - 1 else ""
+            lines.append(f"    {_compact(name)}: {{\n{body}\n    }}{comma}")
         lines.append("  },")
         if self.trained:
             trained = {name: lora.to_json() for name, lora in sorted(self.trained.items())}
-            lines.append(f'  "trained_loras": {compact(trained)},')
-        lines.append(f'  "files": {compact(dict(sorted(self.files.items())))}')
+            lines.append(f'  "trained_loras": {_compact(trained)},')
+        lines.append(f'  "files": {_compact(dict(sorted(self.files.items())))}')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
 
+_HEADER = f'{{\n  "version": {LOCK_VERSION},\n  "generator": "pixelbuild",\n  "entries": {{'
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
+
+
+def _entry_lines(entry: LockEntry) -> str:
+    body = entry.to_json()
+    keys = sorted(body)
+    return "\n".join(
+        f"      {_compact(k)}: {_compact(body[k])}{',' if j < len(keys) - 1 else ''}"
+        for j, k in enumerate(keys)
+    )
+
+
+def _entry_texts(text: str, names: dict[str, LockEntry]) -> dict[str, str]:
+    """The field lines of each entry in a lock text written by to_json (none from others).
+
+    Each block is `    "NAME": {` newline, its field lines (6 spaces in, one JSON value each,
+    so no line of it starts with `    }`), and `    }`: found with str.find, not a regex.
+    """
+    if not text.startswith(_HEADER + "\n"):
+        return {}
+    found = {}
+    pos = len(_HEADER) + 1
+    while text.startswith('    "', pos):
+        head = text.find('": {\n', pos)
+        close = text.find("\n    }", head)
+        if head < 0 or close < 0:
+            return {}
+        raw = text[pos + 5 : head]
+        name = json.loads(f'"{raw}"') if "\\" in raw else raw
+        if name in names:
+            found[name] = text[head + 5 : close]
+        pos = close + 6
+        pos += 2 if text.startswith(",\n", pos) else 1
+    return found
+
+
 def read_lock(path: Path) -> Lock:
-    """The lock at `path`, or an empty one when there is none yet."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Lock()
+    """The lock at `path` with its shards (lockshards.py), or an empty one when there is none."""
+    from pixelbuild.cache.lockshards import read_tree
+
+    return read_tree(path)
+
+
+def parse_lock(text: str, path: Path) -> Lock:
+    """One lock file's text (`path` locates its errors); its entries are not marked changed."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -194,12 +303,18 @@ def read_lock(path: Path) -> Lock:
                 )
             ]
         ) from None
-    return Lock(entries=entries, files=files, trained=trained)
+    return Lock(LockEntries(entries, _entry_texts(text, entries)), files, trained)
 
 
 def write_lock(path: Path, lock: Lock, staging: Path) -> bool:
-    """Write the lock if its text changed; True when it did."""
-    text = lock.to_json()
+    """Write the lock's files whose text changed (lockshards.py); True when one did."""
+    from pixelbuild.cache.lockshards import write_tree
+
+    return write_tree(path, lock, staging)
+
+
+def write_text_if_changed(path: Path, text: str, staging: Path) -> bool:
+    """Write `text` to `path` atomically unless it already holds it; True when it did."""
     try:
         if path.read_text(encoding="utf-8") == text:
             return False

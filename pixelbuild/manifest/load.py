@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 import types
 import typing
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from pixelbuild import limits
 from pixelbuild.engines.registry import ENGINES
 from pixelbuild.errors import Issue, ManifestError, UsageError
 from pixelbuild.inputs import input_file_problem, path_text_problem
+from pixelbuild.manifest.include import expand as expand_includes
 from pixelbuild.manifest.schema import ENTRY_SECTIONS, SINGULAR, Manifest, default_out
 from pixelbuild.manifest.source import Document, load_yaml
 
@@ -29,10 +31,19 @@ def load_manifest(path: Path) -> tuple[Manifest, Document]:
             f"no {path.name} in {path.parent}: run `pixelbuild init` there to start a project, "
             "or point at one with -C DIR (or -f FILE)"
         )
-    doc = load_yaml(path)
+    return validate_document(load_yaml(path))
+
+
+def validate_document(doc: Document) -> tuple[Manifest, Document]:
+    """Validate a parsed manifest (its includes read from disk); ManifestError lists it all.
+    `load_manifest` without the reading: an edit's new text (source.parse_yaml) is validated
+    here before it is written, errors located in it under the manifest's own name."""
+    path = doc.path
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ManifestError([Issue("the manifest must be a mapping of sections", doc.locate(()))])
+    doc = expand_includes(doc)
+    data = doc.data if isinstance(doc.data, dict) else data  # an empty file has no data
     issues: list[Issue] = []
     manifest: Manifest | None = None
     try:
@@ -41,10 +52,17 @@ def load_manifest(path: Path) -> tuple[Manifest, Document]:
         issues.extend(validation_issues(exc, doc))
     issues.extend(check_references(data, doc))
     if issues:
-        issues.sort(key=lambda i: (i.location.line, i.location.column) if i.location else (0, 0))
-        raise ManifestError(issues)
+        raise ManifestError(sorted(issues, key=lambda i: _in_files(i, path)))
     assert manifest is not None
     return manifest, doc
+
+
+def _in_files(issue: Issue, manifest: Path) -> tuple[bool, str, int, int]:
+    """Sort key: pixels.yaml's issues first, then each included file's, by position."""
+    where = issue.location
+    if where is None:
+        return (False, "", 0, 0)
+    return (where.file != manifest, str(where.file), where.line, where.column)
 
 
 # --- pydantic errors -> located issues -------------------------------------------------------
@@ -280,7 +298,7 @@ def check_references(data: dict[str, Any], doc: Document) -> list[Issue]:
                 elif not out.lower().endswith(".png"):
                     problem((*path, "out"), f"'out' must be a .png file, not {out!r}")
                 else:
-                    norm = str(PurePosixPath(out))
+                    norm = out if _PLAIN_PATH.fullmatch(out) else str(PurePosixPath(out))
                     if norm in outputs:
                         here = (*path, "out") if "out" in entry else path
                         other = _entry_label(outputs[norm])
@@ -367,8 +385,19 @@ def _items(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+# The common output path, checked without pathlib: relative, plain ASCII names (none starting
+# with '.', so no '..'), within the length limits (tested below).
+_PLAIN_PATH = re.compile(r"(?:[A-Za-z0-9_\-][A-Za-z0-9_.\-]*/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")
+
+
 def unsafe_asset_path(path: str) -> str | None:
     """Why `path` may not be written under the assets root, or None when it is fine."""
+    if (
+        len(path) <= limits.PATH_CHARS
+        and _PLAIN_PATH.fullmatch(path)
+        and max(map(len, path.split("/"))) <= limits.PATH_PART_CHARS
+    ):
+        return None
     p = PurePosixPath(path.replace("\\", "/"))
     if p.is_absolute() or (len(path) > 1 and path[1] == ":"):
         return f"output paths are relative to the assets root; {path!r} is absolute"

@@ -10,7 +10,6 @@ and only a build that must run the entry reports it.
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,6 +18,7 @@ from typing import Any
 import xxhash
 
 from pixelbuild import defaults, limits
+from pixelbuild.cache.hashing import digest_folder
 from pixelbuild.cache.hub import hub_cache, hub_revision
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
@@ -29,7 +29,6 @@ from pixelbuild.inputs import input_file_problem, path_text_problem, regular_fil
 from pixelbuild.manifest.schema import (
     SINGULAR,
     EntryBase,
-    GenerationSettings,
     LoraDef,
     LoraUse,
     Manifest,
@@ -71,15 +70,30 @@ class Resolver:
         self._trained_loras: dict[str, TrainedLora] = {}
         self._absent_models: dict[str, AbsentInput] = {}  # model -> why it cannot load here
         self._reported: set[Place] = set()
+        # the defaults overridden by the project's settings: one merge, not one per entry
+        gen = _merge(dict(defaults.GENERATION), manifest.project.generate)
+        self._project_generation = gen
+        self._project_pixel = {
+            imported: _merge(dict(base), manifest.project.pixel)
+            for imported, base in (
+                (False, defaults.PIXEL), (True, defaults.PIXEL | defaults.IMPORT_PIXEL),
+            )
+        }  # fmt: skip
 
     def targets(self) -> list[Target]:
-        found: list[Target] = []
-        for section, kind in TARGET_KINDS.items():
-            for name, entry in getattr(self.m, section).items():
-                self._entry = (section, name)
-                found.append(kind.resolve(name, entry, self))
-        self._entry = ()
-        return found
+        return [
+            self.resolve(section, name, entry)
+            for section in TARGET_KINDS
+            for name, entry in getattr(self.m, section).items()
+        ]
+
+    def resolve(self, section: str, name: str, entry: Any) -> Target:
+        """One entry of `section` as its target (also a variant of an entry: compare cells)."""
+        self._entry = (section, name)
+        try:
+            return TARGET_KINDS[section].resolve(name, entry, self)
+        finally:
+            self._entry = ()
 
     # -- what the target kinds ask for --
 
@@ -92,8 +106,7 @@ class Resolver:
         m = self.m
         size = None if e.size == "auto" else _pair(e.size or m.project.size or defaults.SIZE)
         image = getattr(e, "image", None)
-        base = defaults.PIXEL if image is None else defaults.PIXEL | defaults.IMPORT_PIXEL
-        pixel = _merge(dict(base), m.project.pixel, e.pixel)
+        pixel = _merge(dict(self._project_pixel[image is not None]), e.pixel)
         generation = None
         prompts: tuple[str, ...] = ()
         if image is not None:
@@ -170,7 +183,8 @@ class Resolver:
     # -- generation --
 
     def _generation(self, e: EntryBase, size: tuple[int, int]) -> Generation:
-        g = _merge(dict(defaults.GENERATION), self.m.project.generate, _only_generation(e))
+        # an entry has every generation setting (EntryBase), so it is its own layer
+        g = _merge(dict(self._project_generation), e)
         spec = ENGINES.get(g["engine"])  # validation has rejected unknown names
         model = loras = None
         triggers: tuple[str, ...] = ()
@@ -427,16 +441,12 @@ class Resolver:
 
     def _digest(self, path: Path) -> str:
         if path.is_dir():
-            parts = []
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                for n in sorted(names):
-                    p = Path(root) / n
-                    if p.exists() and not p.is_file():  # a FIFO or device: blocks, or never ends
-                        raise OSError(f"{p} is not a regular file")
-                    self.read.add(p)
-                    parts.append(f"{p.relative_to(path).as_posix()}={self.state.digest(p)}")
-            return xxhash.xxh3_128_hexdigest("\n".join(parts).encode())
+
+            def file_digest(p: Path) -> str:
+                self.read.add(p)
+                return self.state.digest(p)
+
+            return digest_folder(path, file_digest)
         return self.state.digest(path)
 
 
@@ -456,12 +466,6 @@ def _merge(merged: dict[str, Any], *layers: Any) -> dict[str, Any]:
             if value is not None:
                 merged[key] = value.model_dump() if hasattr(value, "model_dump") else value
     return merged
-
-
-def _only_generation(e: EntryBase) -> GenerationSettings:
-    return GenerationSettings.model_construct(
-        **{k: getattr(e, k) for k in GenerationSettings.model_fields}
-    )
 
 
 def _pair(size: int | tuple[int, int]) -> tuple[int, int]:

@@ -7,7 +7,7 @@ are errors everywhere, so a misspelt key never silently does nothing.
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -66,6 +66,8 @@ Color = Annotated[
     ),
 ]
 PositiveInt = Annotated[int, Field(ge=1)]
+Method = Literal["majority", "nearest", "median", "kcentroid", "contrast", "fit"]  # cell reduction
+METHODS: tuple[str, ...] = get_args(Method)
 SpriteSide = Annotated[int, Field(ge=1, le=limits.SPRITE_SIDE)]
 Size = Annotated[
     SpriteSide | tuple[SpriteSide, SpriteSide],
@@ -129,8 +131,11 @@ PaletteSpec = Annotated[
 class PixelSettings(Strict):
     """How the pixelize step turns a generated image into pixel art."""
 
-    method: Literal["majority", "nearest", "median", "kcentroid", "contrast"] | None = Field(
-        None, description=f"Cell reduction method {shown(PIXEL, 'method')}."
+    method: Method | None = Field(
+        None,
+        description=f"Cell reduction method {shown(PIXEL, 'method')}; `image:` entries default "
+        f"to {defaults.IMPORT_PIXEL['method']!r} (each cell fitted from all its pixels as a "
+        "blurred flat cell).",
     )
     phase_search: bool | None = Field(
         None,
@@ -340,19 +345,75 @@ class Animation(EntryBase):
         return [template.replace("{i}", str(i)).replace("{n}", str(n)) for i in range(n)]
 
 
+# Autotile layouts: 2-corner Wang (16 tiles) and the 8-neighbour blob (47); assemble/autotile.py.
+AutotileLayout = Literal["wang16", "blob47"]
+
+
+class Terrain(Strict):
+    """One terrain of an autotile set, generated as a seamless tile."""
+
+    prompt: str
+
+
 class Tileset(EntryBase):
-    """N seamless tile variants of one tile size, on a grid sheet."""
+    """N seamless tile variants of one tile size, on a grid sheet; or, with `autotile`, a
+    two-terrain set of transition tiles with the metadata map editors and games autotile by."""
 
     kind: ClassVar[str] = "tileset"
     out_dir: ClassVar[str] = "tiles"
 
-    prompt: str
-    variants: PositiveInt = Field(defaults.VARIANTS, le=limits.FRAMES)
+    prompt: str | None = Field(None, description="What the tiles show (not with `terrains`).")
+    autotile: AutotileLayout | None = Field(
+        None,
+        description="'wang16': corner-based, 16 tiles (dual grid); 'blob47': 8-neighbour, 47 "
+        "tiles. Needs `terrains`.",
+    )
+    terrains: dict[Name, Terrain] | None = Field(
+        None,
+        description="An autotile set's two terrains, in order: the ground, then the terrain "
+        "laid on it (a mask bit set means the second).",
+    )
+    variants: PositiveInt | None = Field(
+        None,
+        le=limits.FRAMES,
+        description=f"Tiles per tileset (default {defaults.VARIANTS}); an autotile set: full "
+        "tiles of each terrain, the first blended into the transitions, the others alternatives "
+        "for variety (default 1).",
+    )
     columns: PositiveInt | None = Field(None, le=limits.FRAMES)
     padding: int = Field(0, ge=0, le=16)
 
+    @model_validator(mode="after")
+    def _prompt_or_terrains(self) -> Tileset:
+        if self.terrains is None:
+            if self.autotile is not None:
+                raise ValueError("'autotile' needs 'terrains': the ground and the terrain on it")
+            if self.prompt is None:
+                raise ValueError("missing required key 'prompt' (or 'autotile' with 'terrains')")
+            return self
+        if self.autotile is None:
+            raise ValueError("'terrains' make an autotile set: add 'autotile: wang16' or 'blob47'")
+        if self.prompt is not None:
+            raise ValueError("an autotile set is painted from its 'terrains', not 'prompt'")
+        if len(self.terrains) != 2:
+            raise ValueError(
+                f"an autotile set takes exactly two terrains, the ground and the one laid on "
+                f"it, not {len(self.terrains)}"
+            )
+        # Its tiles are named '<mask>', '<terrain>' and '<terrain>-<n>' (Rust constants too).
+        a, b = (re.sub(r"[^a-z0-9]+", "_", t.lower()) for t in self.terrains)
+        if not (a[0].isalpha() and b[0].isalpha()):
+            raise ValueError("terrain names start with a letter (tiles are named after them)")
+        if a == b or re.fullmatch(rf"{b}_\d+", a) or re.fullmatch(rf"{a}_\d+", b):
+            first, second = self.terrains
+            raise ValueError(f"terrains {first!r} and {second!r} would name tiles alike")
+        return self
+
     def prompt_texts(self) -> list[str]:
-        return [self.prompt] * self.variants  # one seed each
+        """One prompt per seed: each terrain's `variants` times, or the tiles' own prompt."""
+        if self.terrains is not None:
+            return [t.prompt for t in self.terrains.values() for _ in range(self.variants or 1)]
+        return [self.prompt or ""] * (self.variants or defaults.VARIANTS)
 
 
 class CharacterAnimation(Strict):
@@ -492,6 +553,29 @@ class LoraDef(Strict):
         return self
 
 
+# --- comparisons -----------------------------------------------------------------------------
+
+SeedList = Annotated[
+    str | list[Annotated[int, Field(ge=0, lt=2**32)]],
+    Field(description="Seeds: '1..8', '1,4,9', or a list."),
+]
+
+
+class Compare(Strict):
+    """The axes `pixelbuild compare ENTRY` lays out (in this order) when none are given."""
+
+    seed: SeedList | None = None
+    lora: dict[Name, list[Annotated[float, Field(ge=-4, le=4)]]] | None = Field(
+        None, description="LoRA name -> weights; 0 is the baseline without that LoRA."
+    )
+    model: list[Name] | None = Field(None, min_length=1)
+    palette: list[str] | None = Field(None, min_length=1)
+    method: list[Method] | None = Field(None, min_length=1)
+    prompt_replace: dict[str, list[str]] | None = Field(
+        None, description="A word of the prompt -> the words tried in its place."
+    )
+
+
 # --- the project -----------------------------------------------------------------------------
 
 
@@ -514,6 +598,9 @@ class Project(Strict):
     rust_module: str | None = Field(
         None, description="Write a Rust module of asset paths and indices here (project-relative)."
     )
+    gallery: bool = Field(
+        False, description="Write the gallery page (`pixelbuild gallery`) after every build."
+    )
 
 
 class Manifest(Strict):
@@ -522,6 +609,11 @@ class Manifest(Strict):
     version: int = Field(
         MANIFEST_VERSION,
         description=f"The manifest format (this pixelbuild reads {MANIFEST_VERSION}).",
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        description="Manifest files (or glob patterns) whose entry sections join this one, "
+        "relative to the project folder; each gets its own lock file under pixels.lock.d/.",
     )
     project: Project = Field(default_factory=Project)
     models: dict[Name, ModelDef] = Field(default_factory=dict)
@@ -532,6 +624,9 @@ class Manifest(Strict):
     tilesets: dict[Name, Tileset] = Field(default_factory=dict)
     characters: dict[Name, Character] = Field(default_factory=dict)
     atlases: dict[Name, Atlas] = Field(default_factory=dict)
+    compare: dict[Name, Compare] = Field(
+        default_factory=dict, description="Entry name -> the axes `pixelbuild compare` uses."
+    )
 
     @field_validator("version")
     @classmethod

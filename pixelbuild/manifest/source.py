@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,23 @@ except ImportError:  # pragma: no cover - only on builds of PyYAML without libya
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A parsed YAML file: its plain data and the node tree for locating paths in it."""
+    """A parsed YAML file: its plain data and the node tree for locating paths in it.
+
+    A manifest with `include:` (manifest/include.py) is one Document whose data holds every
+    file's entries; `parts` names the Document each included entry (section, name) was written
+    in, so a path into that entry is located in its own file, and `included` lists the files.
+    """
 
     path: Path
     data: Any
     root: yaml.Node | None
+    parts: dict[tuple[str, str], Document] = field(default_factory=dict)
+    included: tuple[Path, ...] = ()  # every included file, in the order read
+
+    def _part(self, path: Sequence[str | int]) -> Document | None:
+        if self.parts and len(path) >= 2:
+            return self.parts.get((str(path[0]), str(path[1])))
+        return None
 
     def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location:
         """Where the node at `path` starts; with `key=True`, where its key is written.
@@ -33,6 +45,8 @@ class Document:
         Elements of `path` that do not exist in the document (union tags in pydantic's error
         locations, a missing field) are skipped, so the deepest existing node is returned.
         """
+        if (doc := self._part(path)) is not None:
+            return doc.locate(path, key=key)
         node, key_node = self.root, None
         for part in path:
             child = _child(node, part)
@@ -47,6 +61,8 @@ class Document:
 
     def existing_path(self, path: Sequence[str | int]) -> tuple[str | int, ...]:
         """The elements of `path` that name real nodes (drops pydantic's union tags)."""
+        if (doc := self._part(path)) is not None:
+            return doc.existing_path(path)
         node, kept = self.root, []
         for part in path:
             child = _child(node, part)
@@ -72,7 +88,11 @@ def load_yaml(path: Path) -> Document:
     Reading is bounded (limits.py): a file that is not a regular file or is too large, nesting
     too deep, or aliases that expand too far are located errors, not a hang or a memory blow-up.
     """
-    text = read_text(path)
+    return parse_yaml(read_text(path), path)
+
+
+def parse_yaml(text: str, path: Path) -> Document:
+    """`load_yaml` of `text` as if read from `path` (an edit checked before it is written)."""
     loader = SafeLoader(text)
     builder = _Builder(loader, path)
     try:

@@ -12,10 +12,12 @@ from ..colors import parse_color
 from ..defaults import PIXEL
 from ..errors import Issue
 from . import alpha as alpha_ops
+from . import cellfit
 from .dither import PERIODS, dither_cells, dither_period
 from .oklab import oklab_to_srgb, srgb_to_oklab
 from .quantize import PaletteMap, cells6, palette_map
 from .reduce import (
+    AxisGrid,
     axis_samples,
     best_grid,
     cell_counts,
@@ -27,7 +29,7 @@ from .reduce import (
     nominal,
 )
 
-METHODS = ("majority", "nearest", "median", "kcentroid", "contrast")
+METHODS = ("majority", "nearest", "median", "kcentroid", "contrast", "fit")
 # auto: flood the border colour in from the border; key: remove the border colour everywhere, if
 # it is a key colour (none of the palette's); none: keep everything. Or a colour: that key.
 BACKGROUNDS = ("auto", "key", "none")
@@ -107,12 +109,30 @@ def _ring(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
-def _border_color(src: _Source, notes: list[str]) -> np.ndarray | None:
+@dataclass(frozen=True, slots=True)
+class _Ring:
+    """The border pixels of an image: colours, 6-bit cells, palette indices, and whether the
+    image brings its own transparency (then there is no background to find)."""
+
+    rgb: np.ndarray
+    cells: np.ndarray
+    idx: np.ndarray
+    transparent: bool
+
+    @classmethod
+    def of(cls, img: np.ndarray, pm: PaletteMap) -> _Ring:
+        rgb = _ring(img[..., :3])
+        cells = cells6(rgb)
+        clear = img.shape[2] == 4 and bool((img[..., 3] < 128).any())
+        return cls(rgb, cells, pm.index(rgb, cells), clear)
+
+
+def _border_color(ring: _Ring, notes: list[str]) -> np.ndarray | None:
     """The background colour (OKLab) read from the image border, or None when the border holds
     no plausible background (transparent already, or not mostly one colour)."""
-    if src.transparent is not None and src.transparent.any():
+    if ring.transparent:
         return None  # the image brings its own transparency: nothing to flood
-    px, ids = _ring(src.rgb), _ring(src.idx)
+    px, ids = ring.rgb, ring.idx
     counts = np.bincount(ids)
     mode = int(counts.argmax())
     if counts[mode] < BORDER_SHARE * len(ids):
@@ -180,7 +200,8 @@ def pixelize(
 
     Stages: snap every source pixel to the palette; mark background candidates; find the grid
     phase; let each cell vote, removing background without halos; refine with the chosen
-    method; dither; then drop orphans and draw the outline.
+    method; dither; then drop orphans and draw the outline. `method: fit` (for enlarged true
+    pixel art: `image:` entries) replaces the snap, grid and vote by cellfit's fitted cells.
     """
     p = params or PixelParams()
     w, h = int(size[0]), int(size[1])
@@ -196,6 +217,8 @@ def pixelize(
         img = np.repeat(np.repeat(img, fy, axis=0), fx, axis=1)
 
     notes = [] if notes is None else notes
+    if p.method == "fit" and img.shape[:2] != (h, w):
+        return _finish(_fit_cells(img, (w, h), p, pm, notes), pal, pm, p)
     src = _snap(img, (w, h), p, pm)
     bg, cand = _background_candidates(src, p, pm, notes)
     ys, xs = _grid(src, (w, h), p)
@@ -216,6 +239,11 @@ def pixelize(
     out_idx = np.where(removed.ravel(), alpha_ops.TRANSPARENT, choice).reshape(h, w)
     if p.remove_orphans and img.shape[:2] != (h, w):  # art given at its own size: as drawn
         out_idx = alpha_ops.remove_orphans(out_idx, wrap=p.tileable)
+    return _finish(out_idx, pal, pm, p)
+
+
+def _finish(out_idx: np.ndarray, pal: np.ndarray, pm: PaletteMap, p: PixelParams) -> np.ndarray:
+    """The outline, if any, and the RGBA picture of an index map."""
     if p.outline != "none":
         if p.outline == "auto":
             oc = int(np.argmin(pm.lab[:, 0]))
@@ -223,6 +251,105 @@ def pixelize(
             oc = int(pm.snap_lab(srgb_to_oklab(np.array(parse_color(p.outline), np.uint8))))
         out_idx = alpha_ops.add_outline(out_idx, oc, wrap=p.tileable)
     return compose(out_idx, pal)
+
+
+def _fit_cells(
+    img: np.ndarray, size: tuple[int, int], p: PixelParams, pm: PaletteMap, notes: list[str]
+) -> np.ndarray:
+    """`method: fit` (see cellfit): the index map (h, w) of cells fitted as blurred flat cells.
+
+    A cell is transparent where the fitted alpha is under one half, or where its colour is
+    nearer the background than any palette colour or within `tolerance` of it (`key` or a
+    colour: everywhere; `auto`: if connected to the border, and not more of the picture than a
+    background can be).
+    """
+    w, h = size
+    rgb = img[..., :3]
+    alpha = img[..., 3] if img.shape[2] == 4 and bool((img[..., 3] < 128).any()) else None
+    gx, gy = cellfit.fit_grid(rgb, size) if p.phase_search else cellfit.nominal_grid(img, size)
+    sigma, noise = cellfit.blur_sigma(rgb, gx, gy, size)
+    if alpha is None:
+        colour = cellfit.cell_values(rgb, size, gx, gy, sigma)
+        opaque = np.ones((h, w), dtype=bool)
+    else:
+        a = alpha.astype(np.float32)[..., None] / 255
+        v = cellfit.cell_values(np.concatenate([rgb * a, a], axis=2), size, gx, gy, sigma)
+        cover = v[..., 3]
+        opaque = cover >= 0.5
+        colour = v[..., :3] / np.maximum(cover, 1e-3)[..., None]
+    colour = np.clip(colour, 0, 255)
+    bg = background_color(_Ring.of(img, pm), p, pm, notes)
+    entries = pm.palette if bg is None else np.vstack([pm.palette, oklab_to_srgb(bg)])
+    seen = cellfit.observed(entries, cellfit.CLIP_NOISE * noise)
+    choice = cellfit.nearest(colour, seen)
+    if alpha is None:  # (where the image has its own alpha, its transparent pixels hold no colour)
+        choice = _vote_misfits(img, (gx, gy), colour, choice, seen)
+    if bg is not None:
+        choice, removed = _fit_background(colour, choice, bg, seen, p, notes)
+        opaque &= ~removed
+    period = dither_period(p.dither, w, h, p.tileable)
+    if period and p.dither_strength > 0:
+        lab = srgb_to_oklab(colour.astype(np.float32))
+        choice = dither_cells(lab, pm, period, p.dither_strength)
+    out = np.where(opaque, choice, alpha_ops.TRANSPARENT)
+    if p.remove_orphans:
+        out = alpha_ops.remove_orphans(out, wrap=p.tileable)
+    return out
+
+
+def _fit_background(
+    colour: np.ndarray,
+    choice: np.ndarray,
+    bg: np.ndarray,
+    seen: np.ndarray,
+    p: PixelParams,
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of fitted `colour` that are background (nearer it than any palette colour, the
+    last of `seen`, or within `tolerance`), and the palette colour of those that stay."""
+    near = np.sqrt(((srgb_to_oklab(colour.astype(np.float32)) - bg) ** 2).sum(-1))
+    k = len(seen) - 1
+    cand = (choice == k) | (near <= p.tolerance)
+    removed = cand
+    if p.background == "auto":
+        removed = alpha_ops.flood_from_border(cand, wrap=p.tileable)
+        if removed.mean() > MAX_REMOVED:
+            notes.append(
+                f"background kept: removing it would leave {1 - removed.mean():.0%} of the "
+                "picture; set `background:` to a colour or 'none'"
+            )
+            removed = np.zeros_like(cand)
+    if (cand & ~removed).any():
+        choice = choice.copy()
+        choice[cand] = cellfit.nearest(colour[cand], seen[:k])
+    return choice, removed
+
+
+MISFIT_LEVELS = 16.0  # a fitted cell this far (weighted Y'CbCr levels) from every entry
+
+
+def _vote_misfits(
+    img: np.ndarray,
+    grids: tuple[AxisGrid, AxisGrid],
+    colour: np.ndarray,
+    choice: np.ndarray,
+    entries: np.ndarray,
+) -> np.ndarray:
+    """Cells whose fitted colour lies far from every entry are not flat cells on the grid (a
+    grid that wobbles, a soft detail): there each pixel votes for its nearest entry instead."""
+    far = cellfit.distance(colour, entries[choice]) > MISFIT_LEVELS
+    if not far.any():
+        return choice
+    (H, W), (h, w) = img.shape[:2], choice.shape
+    ys, xs = axis_samples(H, h, grids[1]), axis_samples(W, w, grids[0])
+    cy, cx = np.nonzero(far)
+    px = img[ys[cy][:, :, None], xs[cx][:, None, :], :3].reshape(len(cy), -1, 3)
+    near = cellfit.nearest(px.astype(np.float32), entries)
+    k = len(entries)
+    votes = np.bincount((np.arange(len(cy))[:, None] * k + near).ravel(), minlength=len(cy) * k)
+    choice = choice.copy()
+    choice[cy, cx] = votes.reshape(len(cy), k).argmax(axis=1)
+    return choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +367,10 @@ class _Source:
     @property
     def shape(self) -> tuple[int, int]:
         return self.code.shape  # (H, W)
+
+    def ring(self) -> _Ring:
+        clear = self.transparent is not None and bool(self.transparent.any())
+        return _Ring(_ring(self.rgb), _ring(self.cells), _ring(self.idx), clear)
 
 
 def _snap(img: np.ndarray, size: tuple[int, int], p: PixelParams, pm: PaletteMap) -> _Source:
@@ -264,17 +395,17 @@ KEY_SHARE = 0.1
 KEY_LEVELS = 24.0
 
 
-def _key_color(src: _Source, pm: PaletteMap, p: PixelParams, notes: list[str]) -> np.ndarray | None:
+def _key_color(ring: _Ring, pm: PaletteMap, p: PixelParams, notes: list[str]) -> np.ndarray | None:
     """The key colour (OKLab) on the border: the most common one that is none of the palette's
     (so not the art's), or None when the border holds no such colour (or its own transparency)."""
-    if src.transparent is not None and src.transparent.any():
+    if ring.transparent:
         return None
-    rgb = _ring(src.rgb)
+    rgb = ring.rgb
     lab = srgb_to_oklab(rgb)
     off = _lab_distance(lab, pm.lab) > p.tolerance
     key = None
     if off.sum() >= KEY_SHARE * len(lab):
-        cells = _ring(src.cells)[off]
+        cells = ring.cells[off]
         mode = cells == np.bincount(cells).argmax()
         key_rgb = np.median(rgb[off][mode], axis=0)
         key = srgb_to_oklab(key_rgb.astype(np.float32)).astype(np.float32)
@@ -297,19 +428,26 @@ def _lab_distance(lab: np.ndarray, to: np.ndarray) -> np.ndarray:
     return np.sqrt(((lab[:, None, :] - to[None, :, :]) ** 2).sum(-1)).min(axis=1)
 
 
+def background_color(
+    ring: _Ring, p: PixelParams, pm: PaletteMap, notes: list[str]
+) -> np.ndarray | None:
+    """The background colour (OKLab) to remove: the border colour (`auto`), the key colour, or
+    the one given; None when there is none to remove."""
+    if p.background == "none":
+        return None
+    if p.background == "auto":
+        return _border_color(ring, notes)
+    if p.background == "key":
+        return _key_color(ring, pm, p, notes)
+    return srgb_to_oklab(np.array(parse_color(p.background), dtype=np.uint8))
+
+
 def _background_candidates(
     src: _Source, p: PixelParams, pm: PaletteMap, notes: list[str]
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The background colour (OKLab) and the source pixels near it: near the border colour
     (`auto`) or the key colour. (None, None) when there is no background to remove."""
-    if p.background == "none":
-        return None, None
-    if p.background == "auto":
-        bg = _border_color(src, notes)
-    elif p.background == "key":
-        bg = _key_color(src, pm, p, notes)
-    else:
-        bg = srgb_to_oklab(np.array(parse_color(p.background), dtype=np.uint8))
+    bg = background_color(src.ring(), p, pm, notes)
     if bg is None:
         return None, None
     cand = _near_mask(src.cells, bg, p.tolerance)

@@ -10,27 +10,34 @@ import time
 from collections import Counter
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pixelbuild import __version__, defaults
+from pixelbuild import defaults
 from pixelbuild.cache.hashing import digest_bytes
 from pixelbuild.cache.layout import TMP
 from pixelbuild.cache.lock import LockedOutput, LockEntry, write_lock
 from pixelbuild.cache.store import write_atomic
 from pixelbuild.engines.base import Engine, GenerateRequest
-from pixelbuild.engines.registry import ENGINES, get_engine
 from pixelbuild.errors import DiskFull, OwnershipError, PixelbuildError, as_disk_full
 from pixelbuild.plan.plan import EntryPlan, Plan
 from pixelbuild.plan.steps import GENERATE, TRAIN, Step, ancestors
 from pixelbuild.run.actions import Result
+from pixelbuild.run.generation import (
+    Batch,
+    Finished,
+    Generated,
+    GenerationRunner,
+    LocalRunner,
+    make_engine,
+)
 from pixelbuild.run.project import Project
 from pixelbuild.run.report import Reporter
 from pixelbuild.run.result import BuildResult, Failure
 from pixelbuild.run.schedule import Schedule
 from pixelbuild.targets import ImageTarget
 
-# The seam metric is ~1 for a tile that wraps; above this, a seam shows when tiles repeat.
-SEAM_WARNING = 1.5
+if TYPE_CHECKING:
+    from pixelbuild.remote.cache import RemoteCache, Session
 
 
 class _Missing(PixelbuildError):
@@ -48,12 +55,17 @@ class Builder:
         force: bool = False,
         engine_options: dict[str, dict[str, Any]] | None = None,
         engines: dict[str, Engine] | None = None,
+        runner: GenerationRunner | None = None,
+        remote: RemoteCache | None = None,
     ):
         self.project = project
         self.reporter = reporter
         self.force = force
         self.engine_options = engine_options or {}
         self.engines: dict[str, Engine] = engines if engines is not None else {}
+        self.runner: GenerationRunner = runner or LocalRunner()  # where batches run
+        self.remote = remote  # a team's cache: steps are fetched from it and pushed to it
+        self._remote: Session | None = None  # its part in the build under way
         self._results: dict[str, Result] = {}
         self._uses: dict[str, int] = {}
         self._requests: dict[str, GenerateRequest] = {}
@@ -93,9 +105,27 @@ class Builder:
         finally:
             emitter.close()
             self._results.clear()
+            self._finish_remote(result)
             self._record(result)
             result.seconds = time.perf_counter() - started
         return result
+
+    def realize(self, entries: list[EntryPlan]) -> BuildResult:
+        """Run every step `entries` need and store the results, writing no output and no lock
+        (compare cells: read them back with `result`)."""
+        started = time.perf_counter()
+        result = BuildResult()
+        try:
+            self._run_steps(entries, result, lambda entry: result.rebuilt.append(entry.name))
+        finally:
+            self._results.clear()
+            self.project.state.commit()
+            result.seconds = time.perf_counter() - started
+        return result
+
+    def result(self, step: Step) -> Result:
+        """The stored result of a step that ran or was cached (PixelbuildError if neither)."""
+        return self._load(step)
 
     def _record(self, result: BuildResult) -> None:
         """Write the lock and commit the state, however the build ended. A lock that cannot be
@@ -157,6 +187,7 @@ class Builder:
         )
 
     def close(self) -> None:
+        self.runner.close()
         for engine in self.engines.values():
             engine.close()
         self.engines.clear()
@@ -167,6 +198,7 @@ class Builder:
         self, entries: list[EntryPlan], result: BuildResult, emit: Callable[[EntryPlan], None]
     ) -> None:
         """Run every step the entries still need, emitting each entry as soon as it is done."""
+        self._pull(entries)
         needed = self._needed([e.final for e in entries])
         self._uses = {}
         for step in needed:
@@ -182,11 +214,14 @@ class Builder:
             if (light := schedule.next_light()) is not None:
                 for entry in schedule.finish(light, self._guard(light, result)):
                     emit(entry)
-            elif (batch := schedule.next_batch(self._batch_size)) is not None:
-                failure = self._generate(batch, result)
-                for step in batch:
-                    for entry in schedule.finish(step, failure):
-                        emit(entry)
+            elif self.runner.room() and (batch := schedule.next_batch(self._batch_size)):
+                self._submit(batch)
+            elif finished := self.runner.wait():
+                for done in finished:
+                    failure = self._generated(done, result)
+                    for step in done.batch.steps:
+                        for entry in schedule.finish(step, failure):
+                            emit(entry)
             else:
                 break
         self.reporter.finish_steps()
@@ -202,7 +237,7 @@ class Builder:
 
     def _batch_size(self, group: list[Step]) -> int:
         request = self._requests[group[0].key]
-        return self._engine(group[0].params["engine"]).batch_size(request)
+        return self.runner.batch_size(self._engine(group[0].params["engine"]), request)
 
     def _report_failed(self, schedule: Schedule) -> None:
         for step, failure, here in schedule.take_failed():
@@ -333,17 +368,23 @@ class Builder:
         for note in dict.fromkeys(out.meta.get("notes", [])):
             self.reporter.warn(f"{step.label}: {note}")
 
-    def _generate(self, batch: list[Step], result: BuildResult) -> Failure | None:
-        """Run one batch through its engine and store each image as it comes back."""
-        engine = self._engine(batch[0].params["engine"])
+    def _submit(self, steps: list[Step]) -> None:
+        """Hand one batch of generate steps to the runner."""
+        engine = self._engine(steps[0].params["engine"])
+        progress = self.reporter.generation_progress([s.label for s in steps])
+        requests = [self._requests.pop(s.key) for s in steps]
+        self.runner.submit(Batch(steps, engine, requests, progress))
+
+    def _generated(self, done: Finished, result: BuildResult) -> Failure | None:
+        """Store each image of a batch that came back from the runner."""
+        batch = done.batch.steps
         failure = None
         try:
-            progress = self.reporter.generation_progress([s.label for s in batch])
-            requests = [self._requests.pop(s.key) for s in batch]
-            images = engine.generate(requests, progress)
-            made_by = self._provenance(engine)
-            for step, image in zip(batch, images, strict=True):
-                meta = {"provenance": made_by | self._trained_digests(step)}
+            if not isinstance(made := done.outcome, Generated):
+                raise made
+            for step, image in zip(batch, made.images, strict=True):
+                provenance = made.provenance | self._trained_digests(step)
+                meta = {"provenance": provenance, "seconds": made.seconds}
                 self._store(step, Result(images=[image], meta=meta))
         except (PixelbuildError, OSError) as exc:
             if (full := as_disk_full(exc, self.project.cache)) is not None:
@@ -358,10 +399,7 @@ class Builder:
 
     def _engine(self, name: str) -> Engine:
         if name not in self.engines:
-            options = dict(self.engine_options.get(name, {}))
-            if ENGINES[name].compiled:
-                options["cache_dir"] = self.project.cache
-            self.engines[name] = get_engine(name, **options)
+            self.engines[name] = make_engine(name, self.engine_options, self.project.cache)
         return self.engines[name]
 
     def _reference(self, path: Path) -> Any:
@@ -419,7 +457,11 @@ class Builder:
             record["blobs"] = [store.put(encode_png(img, fast=fast)) for img in out.images]
         if out.files:
             record["files"] = {path: store.put(data) for path, data in out.files.items()}
+        if step.kind is not GENERATE and (made := self._recorded_provenance(step)):
+            record["meta"] = out.meta | {"provenance": made}  # the lock's, even on a remote hit
         self.project.state.put_record(step.key, step.kind.name, record)
+        if self._remote is not None:
+            self._remote.push(step, record)
         self._results[step.key] = out
 
     def _load(self, step: Step) -> Result:
@@ -491,7 +533,7 @@ class Builder:
         result.rebuilt.append(entry.name)
         self.reporter.entry_done(entry.name, entry.reasons)
         seams = final.meta.get("seams", [])
-        visible = [f"tile {i}: {v}" for i, v in enumerate(seams) if v > SEAM_WARNING]
+        visible = [f"tile {i}: {v}" for i, v in enumerate(seams) if v > defaults.SEAM_WARNING]
         if visible:
             self.reporter.warn(f"tileset {entry.name!r} has visible seams ({', '.join(visible)})")
 
@@ -509,16 +551,6 @@ class Builder:
         except (PixelbuildError, OSError) as exc:
             result.failed["rust_module"] = Failure.of(exc)
 
-    @staticmethod
-    def _provenance(engine: Engine) -> dict[str, Any]:
-        """What made a batch of images: stored with each generate record, copied to the lock."""
-        info = {
-            "pixelbuild": __version__,
-            "engine": f"{engine.name} {ENGINES[engine.name].version}",
-        }
-        provenance = getattr(engine, "provenance", None)
-        return info | (provenance() if callable(provenance) else {})
-
     def _trained_digests(self, step: Step) -> dict[str, Any]:
         """The digests of the LoRA files trained for a generate step (for the lock)."""
         from pixelbuild.targets.trained import LORA_DIGEST
@@ -532,14 +564,35 @@ class Builder:
 
     def _recorded_provenance(self, final: Step) -> dict[str, Any] | None:
         """The provenance stored with the first generate step `final` depends on (so the lock
-        is a function of the manifest and the stored results, not of this process)."""
+        is a function of the manifest and the stored results, not of this process). Steps
+        after a generate step store it too (see `_store`), so the walk stops at the first
+        record that has it, and a final step fetched alone from a remote cache answers."""
         for step in ancestors(final):
-            if step.kind is GENERATE:
-                record = self.project.state.record(step.key)
-                made = (record or {}).get("meta", {}).get("provenance")
-                if made:
-                    return dict(made)
+            record = self.project.state.record(step.key)
+            made = (record or {}).get("meta", {}).get("provenance")
+            if made:
+                return dict(made)
         return None
+
+    def _pull(self, entries: list[EntryPlan]) -> None:
+        """With a remote cache: fetch what it has of the steps `entries` still need."""
+        if self.remote is not None:
+            p = self.project
+            self._remote = self.remote.session(p.state, p.store, self.reporter.warn)
+            self._remote.pull([e.final for e in entries], self._cached)
+
+    def _finish_remote(self, result: BuildResult) -> None:
+        """Wait for the pushes of this build and say what the remote cache did."""
+        if self._remote is None:
+            return
+        result.remote = self._remote.finish()
+        self._remote = None
+        r = result.remote
+        self.reporter.note(
+            f"remote cache: {r['hits']} steps fetched ({r['fetched']} objects, "
+            f"{r['fetched_bytes'] / 1e3:.1f} kB), {r['records_pushed']} pushed "
+            f"({r['pushed']} objects, {r['pushed_bytes'] / 1e3:.1f} kB)"
+        )
 
     def _remove(self, name: str, outputs: list[str], emitter: Any, result: BuildResult) -> None:
         entry = self.project.lock.entries[name]

@@ -46,6 +46,7 @@ class BuildResult:
     files_written: int = 0
     steps_run: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    remote: dict[str, Any] = field(default_factory=dict)  # what a remote cache did (counts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,4 +58,4 @@ class BuildResult:
             "files_written": self.files_written,
             "steps_run": self.steps_run,
             "seconds": round(self.seconds, 3),
-        }
+        } | ({"remote": self.remote} if self.remote else {})

@@ -6,6 +6,12 @@ waits for has finished. Cheap steps are handed out first, the moment they are re
 steps wait in groups that can share one engine call and are handed out a batch at a time, so a
 long SDXL build writes its outputs batch by batch and an interrupted build keeps each finished
 batch. A failed step fails every step that needs it, with the same `Failure`.
+
+Batches are a function of the plan, not of timing, so a build on a cluster (batches in flight
+on several GPUs, finishing in any order) forms exactly the batches of a local build: they are
+cut in waves. A wave is every generate step ready once no batch is out; its groups are taken in
+the order of their batch keys, each sorted by step key and cut every `size(group)` steps (a
+fixed number per engine and key). Steps that become ready during a wave wait for the next.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class Schedule:
             self._finals.setdefault(entry.final.key, []).append(entry)
         self._light: deque[Step] = deque()
         self._groups: dict[Hashable, list[Step]] = {}  # ready generate steps by engine call
+        self._wave: deque[list[Step]] = deque()  # the batches of this wave not handed out yet
+        self._out: set[str] = set()  # generate steps handed out and not finished
         self._initial = [s for s in needed if self._waiting[s.key] == 0]
         self._failed: list[tuple[Step, Failure, bool]] = []
 
@@ -63,23 +71,32 @@ class Schedule:
         return self._light.popleft() if self._light else None
 
     def next_batch(self, size: Callable[[list[Step]], int]) -> list[Step] | None:
-        """Up to `size(group)` ready generate steps that share one engine call, or None."""
-        if not self._groups:
+        """The next batch of the current wave (up to `size(group)` ready generate steps that
+        share one engine call), or None: the wave is handed out, or nothing is ready."""
+        if not self._wave and not self._out:
+            self._wave = deque(self._cut(size))
+        if not self._wave:
             return None
-        key = next(iter(self._groups))
-        group = self._groups[key]
-        n = max(1, size(group))
-        batch, rest = group[:n], group[n:]
-        if rest:
-            self._groups[key] = rest
-        else:
-            del self._groups[key]
+        batch = self._wave.popleft()
+        self._out.update(s.key for s in batch)
         return batch
+
+    def _cut(self, size: Callable[[list[Step]], int]) -> list[list[Step]]:
+        """Every ready generate step as batches: groups in batch-key order, each sorted by step
+        key and cut every `size(group)` steps."""
+        batches = []
+        for _, group in sorted(self._groups.items(), key=lambda item: repr(item[0])):
+            group = sorted(group, key=lambda s: s.key)
+            n = max(1, size(group))
+            batches += [group[i : i + n] for i in range(0, len(group), n)]
+        self._groups = {}
+        return batches
 
     def finish(self, step: Step, failure: Failure | None = None) -> list[EntryPlan]:
         """Record that `step` ran (or failed); returns the entries it completed (to emit)."""
         if failure is not None:
             self.failures[step.key] = failure
+        self._out.discard(step.key)
         for child in self._children.get(step.key, []):
             self._waiting[child.key] -= 1
             if self._waiting[child.key] == 0:

@@ -10,24 +10,18 @@ the equally light cache.layout).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+from array import array
 from pathlib import Path
 
 from pixelbuild import __version__
 from pixelbuild.cache import layout
-from pixelbuild.cache.signature import signature
 from pixelbuild.engines.registry import ENGINE_VERSIONS
 from pixelbuild.plan.steps import STEP_VERSIONS
 
 SNAPSHOT_NAME = layout.SNAPSHOT
-
-
-def _signature(path: str) -> list[int] | None:
-    try:
-        return list(signature(path))
-    except OSError:
-        return None
 
 
 def _context(manifest: Path) -> dict[str, object]:
@@ -39,12 +33,25 @@ def _context(manifest: Path) -> dict[str, object]:
     }
 
 
-def record(cache: Path, manifest: Path, paths: list[Path], entries: list[str]) -> None:
+# The snapshot is one JSON object whose large parts are single strings (names joined by
+# newlines; the signatures packed as base64 int64s), so reading it for 50,000 files is a few
+# big string operations, not 250,000 small JSON values.
+_SEP = "\n"
+_FIELDS = 4  # as cache/signature.py: size, mtime_ns, ctime_ns, inode
+
+
+def record(cache: Path, manifest: Path, paths: list[str], entries: list[str]) -> None:
     """Remember the signatures of `paths` (which must include manifest and lock)."""
+    names = sorted(set(paths))
+    try:
+        packed = _signatures(names)
+    except OSError:  # gone already: the next build cannot take the fast path anyway
+        return
     body = {
         "context": _context(manifest),
-        "stats": {str(p): _signature(str(p)) for p in sorted(set(paths))},
-        "entries": sorted(entries),
+        "paths": _SEP.join(names),
+        "signatures": base64.b64encode(packed.tobytes()).decode("ascii"),
+        "entries": _SEP.join(sorted(entries)),
     }
     target = cache / SNAPSHOT_NAME
     tmp = cache / f".{SNAPSHOT_NAME}.{os.getpid()}.tmp"  # one per process: builds may overlap
@@ -64,12 +71,27 @@ def check(cache: Path, manifest: Path) -> list[str] | None:
     try:
         if body.get("context") != _context(manifest):
             return None
-        for path, signature in body["stats"].items():
-            if _signature(path) != signature:
-                return None
-        return [str(name) for name in body["entries"]]
-    except (AttributeError, KeyError, TypeError):  # not a snapshot we wrote
+        paths = body["paths"].split(_SEP)
+        stored = array("q")
+        stored.frombytes(base64.b64decode(body["signatures"], validate=True))
+        if len(stored) != _FIELDS * len(paths):
+            return None
+        if _signatures(paths) != stored:
+            return None
+        return body["entries"].split(_SEP) if body["entries"] else []
+    except OSError:  # a file is gone
         return None
+    except (AttributeError, KeyError, TypeError, ValueError):  # not a snapshot we wrote
+        return None
+
+
+def _signatures(paths: list[str]) -> array[int]:
+    """The packed signatures of `paths`, in order; OSError when one cannot be stat'ed. (Threads
+    taking the stats in parallel, as git's preloadIndex does, measured slower here.)"""
+    now = array("q")
+    for st in map(os.stat, paths):
+        now.extend((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return now
 
 
 def default_cache(directory: Path) -> Path:

@@ -15,7 +15,9 @@ from typing import Any
 from pixelbuild.cache.hashing import digest_bytes
 from pixelbuild.cache.layout import TMP
 from pixelbuild.cache.store import write_atomic
-from pixelbuild.plan.steps import Step
+from pixelbuild.errors import UsageError
+from pixelbuild.plan.plan import Plan
+from pixelbuild.plan.steps import TRAIN, Step, ancestors
 from pixelbuild.run.actions import Result
 from pixelbuild.targets import ImageTarget
 from pixelbuild.targets.trained import LORA_DIGEST, LORA_FILE, SHEET_FILE, TrainedLora
@@ -28,6 +30,20 @@ def trained_lora(step: Step) -> TrainedLora:
     assert isinstance(target, ImageTarget) and target.generation is not None
     name = step.label.removeprefix("lora:")
     return next(lora for lora in target.generation.trained if lora.name == name)
+
+
+def train_step(plan: Plan, name: str) -> Step:
+    """The step of `plan` that trains LoRA `name` (`pixelbuild train NAME`); UsageError naming
+    the LoRAs trained here when it is not one of them."""
+    found = {s.label: s for e in plan.entries for s in ancestors(e.final) if s.kind is TRAIN}
+    step = found.get(f"lora:{name}")
+    if step is None:
+        trained = ", ".join(sorted(n.removeprefix("lora:") for n in found)) or "none"
+        raise UsageError(
+            f"no LoRA {name!r} is trained in this project (a `loras:` entry with `train:` "
+            f"settings that an entry uses); trained here: {trained}"
+        )
+    return step
 
 
 def run_train(

@@ -22,10 +22,19 @@ class TilesetTarget(SheetTarget):
 
     @classmethod
     def resolve(cls, name: str, entry: Tileset, r: Resolver) -> TilesetTarget:
+        if entry.autotile is not None:
+            from pixelbuild.targets.autotile import AutotileTarget
+
+            return AutotileTarget.resolve(name, entry, r)
+        return cls(**cls.sheet_fields(name, entry, r))
+
+    @staticmethod
+    def sheet_fields(name: str, entry: Tileset, r: Resolver) -> dict[str, Any]:
+        """The fields of a tileset (or autotile set) target, resolved."""
         fields = r.image_fields(name, entry)
         if entry.pixel is None or entry.pixel.background is None:  # tiles fill their cell
             fields["pixel"]["background"] = defaults.TILE_BACKGROUND
-        return cls(**fields, columns=entry.columns, padding=entry.padding)
+        return fields | {"columns": entry.columns, "padding": entry.padding}
 
     def layout(self) -> dict[str, Any]:
         return {"columns": self.columns, "padding": self.padding}

@@ -20,6 +20,7 @@ from pixelbuild.targets.base import FileInput
 LORA_FILE = "lora.safetensors"  # the train step's files, as stored in its record
 SHEET_FILE = "validation.png"
 LORA_DIGEST = "lora_digest"  # the trained file's digest, in the train step's record
+TRAINED_FOLDER = "loras"  # in the project cache: trained files, named by their key
 RUNTIME = ("torch", "diffusers", "peft")  # their versions are part of the key
 
 
@@ -59,7 +60,7 @@ class TrainedLora:
     @property
     def path(self) -> Path:
         """Where the trained file is written for the engine to load."""
-        return self.cache / "loras" / f"{self.name}-{self.digest[:16]}.safetensors"
+        return self.cache / TRAINED_FOLDER / f"{self.name}-{self.digest[:16]}.safetensors"
 
     @property
     def sheet(self) -> Path:

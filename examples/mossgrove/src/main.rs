@@ -1,8 +1,8 @@
 //! Mossgrove: a tiny Bevy (0.15) scene built from pixelbuild's outputs.
 //!
-//! A floor of seamless tiles, a sprite, an animation from a grid sheet, a knight that walks in
-//! four directions with the arrow keys (a character sheet), and sprites and an animation from a
-//! packed atlas. Every path, index and frame range comes from the generated
+//! A meadow floor autotiled from two terrains (grass and a dirt path), a sprite, an animation
+//! from a grid sheet, a knight that walks in four directions with the arrow keys (a character
+//! sheet), and sprites and an animation from a packed atlas. Every path, index and frame range comes from the generated
 //! `pixel_assets` module, so renaming an entry in pixels.yaml is a compile error, not a bug.
 //!
 //! Run `pixelbuild build` (or `pixelbuild watch` beside `cargo run` for live edits) first.
@@ -13,7 +13,7 @@ use bevy::prelude::*;
 
 mod pixel_assets;
 use pixel_assets::knight::{self, Direction};
-use pixel_assets::{grass, hero, hero_walk, items, FrameRange, Playback};
+use pixel_assets::{hero, hero_walk, items, meadow, FrameRange, Playback};
 
 fn main() {
     App::new()
@@ -87,13 +87,31 @@ fn setup(
         OrthographicProjection { scale: 0.25, ..OrthographicProjection::default_2d() },
     ));
 
-    // A floor of seamless grass tiles: variants picked by a fixed hash of the cell.
-    let floor = layouts.add(grid(grass::TILE_SIZE, grass::COLUMNS, grass::ROWS, grass::PADDING));
-    let image: Handle<Image> = assets.load(grass::IMAGE);
-    let (w, h) = grass::TILE_SIZE;
+    // A meadow floor, autotiled: terrain lives on the corners of the cells (a dual grid), here a
+    // winding dirt path and a pond of dirt on grass, and each cell shows the tile of its dirt
+    // corners, `meadow::tile_for(mask)`. Full cells pick an alternative by a fixed hash.
+    let path = |x: i32, y: i32| (x + y.div_euclid(2)).rem_euclid(14) < 3;
+    let dirt = |x: i32, y: i32| path(x, y) || (x - 5).pow(2) + (y + 3).pow(2) < 7;
+    let floor = layouts.add(grid(meadow::TILE_SIZE, meadow::COLUMNS, meadow::ROWS, meadow::PADDING));
+    let image: Handle<Image> = assets.load(meadow::IMAGE);
+    let (w, h) = meadow::TILE_SIZE;
     for y in -6..6_i32 {
         for x in -10..10_i32 {
-            let index = (x * 7 + y * 13).rem_euclid(grass::LEN as i32) as usize;
+            // The corners of cell (x, y), with y up as in Bevy.
+            let corners = [
+                (x + 1, y + 1, meadow::bit::NE),
+                (x + 1, y, meadow::bit::SE),
+                (x, y, meadow::bit::SW),
+                (x, y + 1, meadow::bit::NW),
+            ];
+            let mask = corners.iter().filter(|c| dirt(c.0, c.1)).fold(0, |mask, c| mask | c.2);
+            let index = match mask {
+                0 | 0x0f => {
+                    let full = meadow::FULL[usize::from(mask == 0x0f)];
+                    full[(x * 7 + y * 13).rem_euclid(full.len() as i32) as usize]
+                }
+                _ => meadow::tile_for(mask),
+            };
             commands.spawn((
                 Sprite::from_atlas_image(image.clone(), TextureAtlas { layout: floor.clone(), index }),
                 Transform::from_xyz((x * w as i32) as f32, (y * h as i32) as f32, 0.0),

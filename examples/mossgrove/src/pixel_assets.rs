@@ -102,6 +102,56 @@ pub mod items {
     }
 }
 
+/// `meadow`
+pub mod meadow {
+    pub const IMAGE: &str = "tiles/meadow.png";
+    pub const JSON: &str = "tiles/meadow.json";
+    pub const LAYOUT: &str = "tiles/meadow.assets.ron";
+    pub const TABLE: &str = "tiles/meadow.autotile.json";
+    pub const TSX: &str = "tiles/meadow.tsx";
+    pub const TILE_SIZE: (u32, u32) = (16, 16);
+    pub const COLUMNS: u32 = 5;
+    pub const ROWS: u32 = 4;
+    pub const PADDING: u32 = 0;
+    pub const OFFSET: u32 = 0;
+    pub const LEN: usize = 18;
+    pub const NAMES: [&str; 18] = ["meadow/0", "meadow/1", "meadow/2", "meadow/3", "meadow/4", "meadow/5", "meadow/6", "meadow/7", "meadow/8", "meadow/9", "meadow/10", "meadow/11", "meadow/12", "meadow/13", "meadow/14", "meadow/15", "meadow/grass-1", "meadow/dirt-1"];
+    pub mod index {
+        pub const MEADOW_0: usize = 0;
+        pub const MEADOW_1: usize = 1;
+        pub const MEADOW_2: usize = 2;
+        pub const MEADOW_3: usize = 3;
+        pub const MEADOW_4: usize = 4;
+        pub const MEADOW_5: usize = 5;
+        pub const MEADOW_6: usize = 6;
+        pub const MEADOW_7: usize = 7;
+        pub const MEADOW_8: usize = 8;
+        pub const MEADOW_9: usize = 9;
+        pub const MEADOW_10: usize = 10;
+        pub const MEADOW_11: usize = 11;
+        pub const MEADOW_12: usize = 12;
+        pub const MEADOW_13: usize = 13;
+        pub const MEADOW_14: usize = 14;
+        pub const MEADOW_15: usize = 15;
+        pub const MEADOW_GRASS_1: usize = 16;
+        pub const MEADOW_DIRT_1: usize = 17;
+    }
+    /// Autotile (wang16): the mask of a cell's corners that are
+    /// `TERRAINS[1]`, one `bit` per place, -> its tile in this sheet.
+    pub mod bit {
+        pub const NE: u8 = 1;
+        pub const SE: u8 = 2;
+        pub const SW: u8 = 4;
+        pub const NW: u8 = 8;
+    }
+    pub const TERRAINS: [&str; 2] = ["grass", "dirt"];
+    /// Each terrain's full tiles: the one the transitions match, then its alternatives.
+    pub const FULL: [&[usize]; 2] = [&[0, 16], &[15, 17]];
+    pub const TILES: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+    /// The tile of a mask of `bit`s.
+    pub const fn tile_for(mask: u8) -> usize { TILES[(mask & 0x0f) as usize] as usize }
+}
+
 /// `knight`
 pub mod knight {
     pub const IMAGE: &str = "characters/knight.png";
