@@ -2,12 +2,14 @@
 
 A wang16 and a blob47 set of two terrains (grass and dirt, 16 px, 2 full tiles per terrain),
 built cold through the CLI on the procedural engine and, when torch and diffusers are installed,
-on the tiny random-weight SDXL (built offline; 2 steps at 64 px on the CPU). Per case: wall time
-of the build, images generated and engine calls (one image per terrain tile: the transitions are
-blended, not generated), the time of the blend and seam scoring alone (the assemble step's work,
-timed again on the written terrain tiles), and the seam scores over every pair of tiles the
-rules allow side by side (count, worst, mean, over the 1.5 warning) with each terrain tile's own
-wrap score. Prints a table; writes bench/results/autotile.json.
+on the tiny random-weight SDXL (built offline; 2 steps at 64 px on the CPU), there both with
+each transition inpainted (the default) and blended only (`inpaint: false`). Per case: wall time
+of the build, images generated and engine calls (one image per terrain tile, plus one inpainted
+image per transition tile on SDXL), the inpainting calls and their time alone (the pipeline
+calls of masked requests), the time of the blend and seam scoring alone (the assemble step's
+work, timed again on the written terrain tiles), and the seam scores over every pair of tiles
+the rules allow side by side (count, worst, mean, over the 1.5 warning) with each terrain tile's
+own wrap score. Prints a table; writes bench/results/autotile.json.
 
     python bench/autotile.py [--no-sdxl]
 """
@@ -38,7 +40,36 @@ SIZE = 16
 REPEAT = 20  # blend timings: the median of this many
 
 
-def manifest(layout: str, sdxl: bool) -> str:
+class InpaintCounter:
+    """Counts the SDXL engine's inpainting pipeline calls, their images and their time."""
+
+    def __init__(self) -> None:
+        self.calls = self.images = 0
+        self.seconds = 0.0
+
+    def install(self) -> None:
+        from pixelbuild.engines.sdxl.engine import DiffusersEngine
+
+        original = DiffusersEngine.run_batch
+
+        def timed(engine: Any, loaded: Any, requests: Any, *rest: Any) -> Any:
+            if requests[0].mask is None:
+                return original(engine, loaded, requests, *rest)
+            t = time.perf_counter()
+            try:
+                return original(engine, loaded, requests, *rest)
+            finally:
+                self.calls += 1
+                self.images += len(requests)
+                self.seconds += time.perf_counter() - t
+
+        DiffusersEngine.run_batch = timed  # type: ignore[method-assign]
+
+
+inpaints = InpaintCounter()
+
+
+def manifest(layout: str, sdxl: bool, inpaint: bool = True) -> str:
     generate = "{engine: diffusers, model: tiny, steps: 2, canvas: 64}" if sdxl else "{canvas: 128}"
     models = "models:\n  tiny: {path: models/tiny}\n" if sdxl else ""
     return (
@@ -47,6 +78,7 @@ def manifest(layout: str, sdxl: bool) -> str:
         '      grass: {prompt: "lush grass, top-down"}\n'
         '      dirt: {prompt: "packed dirt path, top-down"}\n'
         f"    size: {SIZE}\n    variants: 2\n    seed: 13\n"
+        + ("" if inpaint else "    inpaint: false\n")
     )
 
 
@@ -72,13 +104,14 @@ def blend_seconds(project: Path, layout: str) -> float:
     return float(np.median(times))
 
 
-def run_case(root: Path, layout: str, sdxl: bool, tiny: Any) -> dict[str, Any]:
-    project = root / f"{'sdxl' if sdxl else 'procedural'}-{layout}"
+def run_case(root: Path, layout: str, sdxl: bool, tiny: Any, inpaint: bool) -> dict[str, Any]:
+    project = root / f"{'sdxl' if sdxl else 'procedural'}-{layout}-{inpaint}"
     project.mkdir(parents=True)
     if sdxl:
         shutil.copytree(tiny.folder, project / "models" / "tiny")
-    (project / "pixels.yaml").write_text(manifest(layout, sdxl))
-    counter.calls = counter.images = 0
+    (project / "pixels.yaml").write_text(manifest(layout, sdxl, inpaint))
+    counter.calls = counter.images = inpaints.calls = inpaints.images = 0
+    inpaints.seconds = 0.0
     t = time.perf_counter()
     result = build(project, *(["--device", "cpu"] if sdxl else []))
     seconds = time.perf_counter() - t
@@ -86,12 +119,15 @@ def run_case(root: Path, layout: str, sdxl: bool, tiny: Any) -> dict[str, Any]:
     seams = lock["entries"]["meadow"]["report"]["seams"]
     tiles = len(autotile_set(layout)) + 2  # type: ignore[arg-type]  # + 1 alternative a terrain
     return {
-        "engine": "tiny sdxl" if sdxl else "procedural",
+        "engine": ("tiny sdxl" if inpaint else "tiny sdxl, blend") if sdxl else "procedural",
         "layout": layout,
         "tiles": tiles,
         "seconds": round(seconds, 2),
         "images": result["steps_run"].get("generate", 0),
         "engine_calls": counter.calls,
+        "inpainted": inpaints.images,
+        "inpaint_calls": inpaints.calls,
+        "inpaint_s": round(inpaints.seconds, 2),
         "blend_ms": round(blend_seconds(project, layout) * 1000, 2),
         "pairs": seams["pairs"],
         "seam_max": seams["max"],
@@ -113,14 +149,17 @@ def main() -> None:
             from sdxl_tiny import build_tiny_assets
 
             tiny = build_tiny_assets(Path(tempfile.mkdtemp()) / "tiny")
+            inpaints.install()
         except ImportError:
             print("torch/diffusers not installed: procedural engine only")
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
-        for sdxl in (False, True) if tiny is not None else (False,):
+        runs = [(False, False), (True, True), (True, False)] if tiny is not None else []
+        for sdxl, inpaint in runs or [(False, False)]:
             for layout in ("wang16", "blob47"):
-                cases.append(run_case(Path(tmp), layout, sdxl, tiny))
-    cols = ["engine", "layout", "tiles", "seconds", "images", "engine_calls", "blend_ms"]
+                cases.append(run_case(Path(tmp), layout, sdxl, tiny, inpaint))
+    cols = ["engine", "layout", "tiles", "seconds", "images", "engine_calls"]
+    cols += ["inpainted", "inpaint_calls", "inpaint_s", "blend_ms"]
     cols += ["pairs", "seam_max", "seam_mean", "over_1_5"]
     print(table(cols, [[c[k] for k in cols] for c in cases]))
     for c in cases:

@@ -32,6 +32,7 @@ from pixelbuild.assemble.autotile import (
     reduce_blob,
     rim_colour,
 )
+from pixelbuild.assemble.inpaint import RING, band, labels_of, transitions
 from pixelbuild.pixel.palettes import builtin_palette
 
 # The 47 tiles of the blob set (cr31, "Wang tiles: blob"), by their reduced 8-neighbour mask.
@@ -113,6 +114,33 @@ def test_blob47_is_the_256_masks_reduced():
     assert sorted(s.lookup[m] for m in PUBLISHED_BLOB) == list(range(47))  # each tile once
     ids = [tuple(s.wang_id(i)) for i in range(48) if s.in_wang_set(i)]
     assert len(ids) == len(set(ids)) == 47  # the island shares the fill's colours: left out
+
+
+@pytest.mark.parametrize(("layout", "size", "count"), [("wang16", 16, 14), ("blob47", 16, 46)])
+def test_the_inpainted_band_follows_the_border_and_spares_the_ring(layout, size, count):
+    """What SDXL repaints of a transition: near its terrain border, never its outer ring; the
+    full tiles are never inpainted; the canvas mask is the band enlarged."""
+    from pixelbuild.assemble.inpaint import inpaint_inputs
+
+    aset = autotile_set(layout)
+    tiles = transitions(aset, size, size, 7)
+    assert len(tiles) == count and not set(aset.fill) & set(tiles)
+    first, second = np.zeros((64, 64, 4), np.uint8), np.full((64, 64, 4), 255, np.uint8)
+    for tile in tiles:
+        labels = labels_of(aset, tile, size, size, 7)
+        inside = band(labels)
+        ring = np.ones_like(inside)
+        ring[RING:-RING, RING:-RING] = False
+        assert inside.any() and not (inside & ring).any()
+        near = np.zeros_like(inside)  # within 2 pixels of a pixel of the other terrain
+        for dy, dx in itertools.product(range(-2, 3), repeat=2):
+            shifted = np.roll(labels > 0, (dy, dx), axis=(0, 1))
+            near |= shifted != (labels > 0)
+        assert not (inside & ~near).any()
+        init, mask = inpaint_inputs(aset, tile, (size, size), 7, [first, second])
+        scale = 64 // size
+        assert (mask[::scale, ::scale] == inside * 255).all()
+        assert (init[::scale, ::scale, 0] == (labels > 0) * 255).all()
 
 
 # -- the build ---------------------------------------------------------------------------------
@@ -448,23 +476,55 @@ def test_manifest_errors_are_located(make_project, entry, message):
 
 @pytest.mark.sdxl
 @pytest.mark.slow
-def test_an_autotile_set_on_the_tiny_sdxl(tiny_sdxl, make_project):
-    """On SDXL each terrain is painted as a seamless tile (one image each), the transitions are
-    blended from them: the full tiles are the terrains' own pixels."""
+def test_an_autotile_set_on_the_tiny_sdxl_inpaints_each_transition(tiny_sdxl, make_project):
+    """On SDXL each terrain is painted as a seamless tile, then every transition tile is inpainted
+    from both (one generate step each): its band around the terrain border differs from the pure
+    blend, its outer ring is the blend's, so the set keeps the blend's shared borders. Cached on
+    a second build; `inpaint: false` blends only, from the same terrain images, and the Tiled
+    tileset and bitmask table are the same."""
     text = (
         "project: {palette: db32, generate: {engine: diffusers, model: tiny, steps: 2, "
         "canvas: 64}}\nmodels:\n  tiny: {path: models/tiny}\n"
         + MANIFEST.split("\n", 1)[1].split("  paths:")[0].replace("variants: 2", "variants: 1")
+        + "    seed: 13\n"
     )
     project = make_project(text, None)
     shutil.copytree(tiny_sdxl.folder, project.dir / "models" / "tiny")
     r = pb(project, "build", "--json", "--device", "cpu")
     assert r.code == 0, r.err
-    assert r.json["steps_run"]["generate"] == 2
+    assert r.json["steps_run"]["generate"] == 2 + 14  # the terrains, then each transition
+    assert r.json["steps_run"]["pixelize"] == 2 + 14
     tiles, table = sheet_tiles(project, "meadow")
     assert len(tiles) == 16 and table["full_tiles"] == {"grass": [0], "dirt": [15]}
-    assert project.lock["entries"]["meadow"]["engine"] == "diffusers"
-    assert project.lock["entries"]["meadow"]["report"]["seams"]["pairs"] == 128
-    for mask in range(1, 15):  # every transition shows both terrains, pixel for pixel
-        t = tiles[table["tile_for_mask"][mask]]
-        assert (t == tiles[0]).all(axis=-1).any() and (t == tiles[15]).all(axis=-1).any()
+    entry = project.lock["entries"]["meadow"]
+    assert entry["engine"] == "diffusers" and entry["report"]["seams"]["pairs"] == 128
+    aset = autotile_set("wang16")
+    blended = paint_set(aset, tiles[0], tiles[15], 13)
+    assert transitions(aset, 16, 16, 13) == list(range(1, 15))
+    changed = 0
+    for mask in range(1, 15):
+        t, pure = tiles[mask], blended[mask]
+        inside = band(labels_of(aset, mask, 16, 16, 13))
+        assert inside.any() and not inside[:RING].any() and not inside[:, -RING:].any()
+        assert (t[~inside] == pure[~inside]).all(), mask  # the ring and the rest: the blend's
+        changed += int((t[inside] != pure[inside]).any(axis=-1).sum())
+    assert changed > 100  # the bands are repainted (random weights: noise, but not the blend)
+    tsx = (project.assets / "tiles" / "meadow.tsx").read_bytes()
+    json_table = (project.assets / "tiles" / "meadow.autotile.json").read_bytes()
+
+    again = pb(project, "build", "--json", "--device", "cpu")
+    assert again.code == 0 and again.json["steps_run"].get("generate", 0) == 0, again.err
+
+    project.edit("    seed: 13\n", "    seed: 13\n    inpaint: false\n")
+    r = pb(project, "build", "--json", "--device", "cpu")
+    assert r.code == 0 and r.json["steps_run"].get("generate", 0) == 0, r.err  # terrains cached
+    plain, _ = sheet_tiles(project, "meadow")
+    assert all((a == b).all() for a, b in zip(plain, blended, strict=True))
+    assert (project.assets / "tiles" / "meadow.tsx").read_bytes() == tsx
+    assert (project.assets / "tiles" / "meadow.autotile.json").read_bytes() == json_table
+
+
+def test_inpaint_is_for_autotile_sets(make_project):
+    project = make_project("tilesets:\n  grass: {prompt: grass, inpaint: true}\n", None)
+    r = pb(project, "build")
+    assert r.code == 2 and "pixels.yaml:2:" in r.err and "'inpaint' is for autotile" in r.err

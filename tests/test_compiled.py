@@ -231,6 +231,23 @@ def test_lora_is_a_refit_of_the_compiled_weights(compiled, eager, inductor):
     assert inductor.eager_calls == 0 and len(inductor.used) == 2
 
 
+def test_inpainting_runs_the_compiled_unet(compiled, eager, inductor):
+    """An autotile transition's inpaint request (init image and mask) runs the compiled UNet
+    through the inpainting pipeline, like eager."""
+    init = np.zeros((64, 64, 4), np.uint8)
+    init[:, 32:] = (40, 160, 60, 255)
+    init[:, :32] = (120, 90, 50, 255)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 24:40] = 255
+    req = request(compiled.model, init_image=init, strength=0.75, mask=mask, seed=5)
+    (want,) = eager.generate([req])
+    (got,) = inductor.generate([req])
+    assert len(inductor.used) == 1 and inductor.eager_calls == 0
+    assert close(got, want), np.abs(got.astype(int) - want.astype(int)).max()
+    (plain,) = eager.generate([request(compiled.model, init_image=init, strength=0.75, seed=5)])
+    assert not close(want, plain, levels=4)  # inpainting, not img2img
+
+
 def test_request_outside_every_bucket_names_the_build_command(compiled, inductor):
     with pytest.raises(EngineError) as info:
         inductor.generate([request(compiled.model, width=80, height=80)])

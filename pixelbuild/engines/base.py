@@ -54,7 +54,9 @@ class GenerateRequest:
 
     `width` and `height` are the canvas the engine paints at (the pixelize step reduces it to the
     entry's target size). `init_image` plus `strength` asks for img2img from a base image (used to
-    keep an animation's frames consistent); `tileable` asks for an image that wraps at its edges.
+    keep an animation's frames consistent); with `mask` too ((h, w) uint8, 255: repaint) it asks
+    for inpainting (engines that cannot inpaint ignore it); `tileable` asks for an image that
+    wraps at its edges.
     `view` is the side a character is seen from (s, w, n, e, sw, nw, ne, se; None: not a
     character). `references` are identity/style images (RGBA) the image must follow, at
     `reference_scale` (0: ignored), through the IP-Adapter `ip_adapter` (SDXL engines).
@@ -75,6 +77,7 @@ class GenerateRequest:
     tileable: bool = False
     init_image: np.ndarray | None = field(default=None, compare=False, hash=False)
     strength: float = STRENGTH
+    mask: np.ndarray | None = field(default=None, compare=False, hash=False)
     frame: int = 0
     frames: int = 1
     fallback: str = GENERATION["fallback"]  # "eager": compiled engines may run diffusers

@@ -380,12 +380,21 @@ class Tileset(EntryBase):
         "tiles of each terrain, the first blended into the transitions, the others alternatives "
         "for variety (default 1).",
     )
+    inpaint: bool | None = Field(
+        None,
+        description="An autotile set on an SDXL engine: repaint the band around each "
+        "transition's terrain border by inpainting, keeping the tile edges from the blend "
+        "(default true: one more image per transition tile, 14 for wang16, up to 46 for blob47; "
+        "false: blend only). The procedural engine always blends.",
+    )
     columns: PositiveInt | None = Field(None, le=limits.FRAMES)
     padding: int = Field(0, ge=0, le=16)
 
     @model_validator(mode="after")
     def _prompt_or_terrains(self) -> Tileset:
         if self.terrains is None:
+            if self.inpaint is not None:
+                raise ValueError("'inpaint' is for autotile sets (with 'autotile' and 'terrains')")
             if self.autotile is not None:
                 raise ValueError("'autotile' needs 'terrains': the ground and the terrain on it")
             if self.prompt is None:

@@ -416,7 +416,7 @@ class Builder:
         gen = target.generation
         p = step.params
         frames = [s for s in step.inputs if s.kind is not TRAIN]
-        init = self._load(frames[0]).images[0] if frames else None
+        init, mask = target.init_images(p, [self._load(s).images[0] for s in frames])
         for trained in (s for s in step.inputs if s.kind is TRAIN):
             from pixelbuild.run.training import materialize, trained_lora
 
@@ -436,6 +436,7 @@ class Builder:
             tileable=p["tileable"],
             init_image=init,
             strength=p.get("strength", defaults.STRENGTH),
+            mask=mask,
             frame=p["frame"],
             view=p.get("view"),
             references=tuple(self._reference(f.absolute) for f in gen.references),

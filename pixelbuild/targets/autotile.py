@@ -8,6 +8,15 @@ set, a JSON bitmask -> tile table, and (in the Rust module) `tile_for(mask)`. Sh
 layout's tiles (wang16: tile = corner mask; blob47: the 47 by reduced mask, then the ground's
 fill tile), then the alternative full tiles of the ground, then those of the second terrain.
 
+On the SDXL engines (unless the entry sets `inpaint: false`) each transition tile also gets an
+inpaint generate step from the two terrains' raw images (`assemble/inpaint.py`: the band around
+its terrain border is repainted, the outer ring kept), pixelized onto the same palette; the
+assemble step takes the band from it and everything else from the blend. On by default: a blend
+alone is two textures cut along a line, the border a model can paint, and the flag keeps the
+cheaper blend for drafts; a wang16 set costs 14 more images, a blob47 set up to 46 (fewer in
+small tiles, whose ground may show only within the kept ring). The procedural engine always
+blends (its outputs and keys are those of a plain blend).
+
 Every pair of tiles the rules allow side by side is scored for a seam (`allowed_seams`); the pairs
 above `defaults.SEAM_WARNING` are named in a warning, and the lock keeps the worst and the mean.
 """
@@ -19,6 +28,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pixelbuild import defaults
+from pixelbuild.engines.registry import ENGINES
+from pixelbuild.plan.steps import GENERATE, PIXELIZE, Step
 from pixelbuild.targets.base import IMAGE, Assembled, Graph, Target
 from pixelbuild.targets.tileset import TilesetTarget
 
@@ -29,7 +40,6 @@ if TYPE_CHECKING:
     from pixelbuild.assemble.autotile import AutotileSet, PairSeam
     from pixelbuild.manifest.resolve import Resolver
     from pixelbuild.manifest.schema import AutotileLayout, Tileset
-    from pixelbuild.plan.steps import Step
 
 TSX, TABLE = "tsx", "autotile"  # output roles: the Tiled tileset, the bitmask table
 SHOWN = 5  # pairs a seam warning names
@@ -41,15 +51,20 @@ class AutotileTarget(TilesetTarget):
     layout_name: AutotileLayout = "wang16"
     terrains: tuple[str, ...] = ()
     variants: int = 1  # full tiles per terrain; the first is blended into the transitions
+    inpaint: bool = False  # regenerate each transition's border band (SDXL engines)
 
     @classmethod
     def resolve(cls, name: str, entry: Tileset, r: Resolver) -> TilesetTarget:
         assert entry.autotile is not None and entry.terrains is not None
+        fields = TilesetTarget.sheet_fields(name, entry, r)
+        gen = fields["generation"]
+        spec = ENGINES.get(gen.engine) if gen is not None else None
         return cls(
-            **TilesetTarget.sheet_fields(name, entry, r),
+            **fields,
             layout_name=entry.autotile,
             terrains=tuple(entry.terrains),
             variants=entry.variants or 1,
+            inpaint=entry.inpaint is not False and spec is not None and spec.needs_model,
         )
 
     @property
@@ -65,16 +80,72 @@ class AutotileTarget(TilesetTarget):
         }
 
     def layout(self) -> dict[str, Any]:
-        return super().layout() | {
+        found = super().layout() | {
             "autotile": self.layout_name,
             "terrains": list(self.terrains),
             "variants": self.variants,
         }
+        if self.inpaint:  # only then: the keys of blended sets stay as they were
+            from pixelbuild.assemble.inpaint import INPAINT_VERSION
+
+            found["inpaint"] = INPAINT_VERSION
+        return found
 
     def final_step(self, graph: Graph) -> Step:
         from pixelbuild.assemble.autotile import BLEND_VERSION
 
-        return self._assemble_step(graph.pixelized(self), blend=[BLEND_VERSION, self.seed])
+        pixelized = graph.pixelized(self)
+        inpainted = self._inpaint_steps(graph, pixelized) if self.inpaint else []
+        return self._assemble_step([*pixelized, *inpainted], blend=[BLEND_VERSION, self.seed])
+
+    def _inpaint_steps(self, graph: Graph, pixelized: list[Step]) -> list[Step]:
+        """Per transition tile: an inpaint generate step from the raw images of the two terrain
+        tiles that are blended, pixelized as the terrains are (same palette), not wrapping."""
+        from pixelbuild.assemble.autotile import BLEND_VERSION
+        from pixelbuild.assemble.inpaint import INPAINT_VERSION, STRENGTH, transitions
+
+        gen = self.generation
+        assert gen is not None and self.size is not None
+        raws = graph.raw(self)
+        v = self.variants
+        terrains = (raws[0], raws[v])
+        trained = tuple(graph.trained_lora(lora, self) for lora in gen.trained)
+        prompt = f"{self.prompts[0]}, meeting {self.prompts[v]}"
+        pixel = pixelized[0]
+        tiles = transitions(self.autotile, *self.size, self.seed)
+        steps = []
+        for n, tile in enumerate(tiles):
+            params = gen.key_params() | {
+                "prompt": prompt,
+                "seed": self.seed + tile,
+                "tileable": False,
+                "frame": n,
+                "frames": len(tiles),
+                "strength": STRENGTH,
+                "inpaint": {
+                    "layout": self.layout_name,
+                    "tile": tile,
+                    "art": list(self.size),
+                    "blend_seed": self.seed,
+                    "version": [BLEND_VERSION, INPAINT_VERSION],  # the labels and the band
+                },
+            }
+            raw = Step(GENERATE, self, params, terrains + trained)
+            pixel_params = pixel.params | {"tileable": False}
+            steps.append(Step(PIXELIZE, self, pixel_params, (raw, *pixel.inputs[1:])))
+        return steps
+
+    def init_images(
+        self, params: dict[str, Any], images: list[np.ndarray]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """An inpaint step's init image and mask, from the two terrains' raw images."""
+        if "inpaint" not in params:
+            return super().init_images(params, images)
+        from pixelbuild.assemble.inpaint import inpaint_inputs
+
+        p = params["inpaint"]
+        art = (int(p["art"][0]), int(p["art"][1]))
+        return inpaint_inputs(self.autotile, int(p["tile"]), art, int(p["blend_seed"]), images)
 
     # -- the sheet --
 
@@ -109,8 +180,10 @@ class AutotileTarget(TilesetTarget):
         factor = int(self.pixel.get("upscale", 1))  # blend art pixels, not enlarged ones
         art = [f[::factor, ::factor] for f in frames]
         tiles = paint_set(self.autotile, art[0], art[v], self.seed)
+        if self.inpaint:
+            tiles = self._inpainted(tiles, art[2 * v :])
         tiles += [vary(art[0], f, self.seed) for f in art[1:v]]
-        tiles += [vary(art[v], f, self.seed) for f in art[v + 1 :]]
+        tiles += [vary(art[v], f, self.seed) for f in art[v + 1 : 2 * v]]
         tiles = [_enlarged(t, factor) for t in tiles]
         sheet = super().assemble(tiles, params)
         controls = [self.autotile.control(self._fill_of(i)) for i in range(len(tiles))]
@@ -121,6 +194,16 @@ class AutotileTarget(TilesetTarget):
         files[outputs[TABLE]] = self._table().encode()
         notes, report = self._seam_findings(seams, [art[0], art[v]])
         return Assembled(files, (), notes, {"seams": report})
+
+    def _inpainted(self, tiles: list[np.ndarray], inpainted: list[np.ndarray]) -> list[np.ndarray]:
+        """The blended set with each transition's band taken from its inpainted tile."""
+        from pixelbuild.assemble.inpaint import compose, transitions
+
+        h, w = tiles[0].shape[:2]
+        out = list(tiles)
+        for tile, image in zip(transitions(self.autotile, w, h, self.seed), inpainted, strict=True):
+            out[tile] = compose(self.autotile, tile, tiles[tile], image, self.seed)
+        return out
 
     def _fill_of(self, tile: int) -> int:
         """The set's tile whose rules `tile` follows (an alternative: its terrain's fill)."""

@@ -274,6 +274,13 @@ class ImageTarget(Target):
     def _strength(self) -> float:
         return defaults.STRENGTH
 
+    def init_images(
+        self, params: dict[str, Any], images: list[np.ndarray]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The init image and inpaint mask of a generate step with `params`, from its input
+        steps' images: img2img from the first (none: text to image), no mask."""
+        return (images[0] if images else None), None
+
     def pixel_steps(self, graph: Graph) -> list[Step]:
         """One pixelize step per raw image, onto this target's palette."""
         raws = graph.raw(self)

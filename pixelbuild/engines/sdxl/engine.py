@@ -1,14 +1,14 @@
 """The `diffusers` engine: Stable Diffusion XL through Hugging Face diffusers, on cuda, mps or cpu.
 
 Requests that share a batch key (model, active LoRAs and weights, canvas, scheduler, steps,
-guidance, tiling, img2img strength, and for reference images the IP-Adapter, its scale and the
-images' content digests) run through one pipeline call per chunk of `batch_size`, with
+guidance, tiling, img2img strength and inpainting, and for reference images the IP-Adapter, its
+scale and the images' content digests) run through one pipeline call per chunk of `batch_size`, with
 one CPU generator per image seeded from the request, so an image does not depend on its batch
 neighbours' seeds. Determinism: the same request on the same machine (same torch, device and batch
-composition) gives identical bytes; the same request batched and alone differs by at most one
-8-bit level (batched matmuls round differently). Prompt embeddings are computed once per distinct
-(prompt, negative prompt, LoRA set) and reused; reference images once per distinct set of images
-(see references.py).
+composition) gives identical bytes; the same request batched and alone differs by at most one 8-bit
+level (batched matmuls round differently). Prompt embeddings are computed once per distinct (prompt,
+negative prompt, LoRA set) and reused; reference images once per distinct set of images (see
+references.py).
 
 Subclasses (the compiled engines) change how a batch runs through two hooks, `batch_size` and
 `run_batch`, and read the resident pipeline through `loaded`; see `DiffusersEngine`.
@@ -93,6 +93,7 @@ class LoadedPipeline:
     references: ReferenceState = field(default_factory=ReferenceState)
     embeds: dict[Hashable, tuple[Any, ...]] = field(default_factory=dict)
     img2img_pipe: Any = None
+    inpaint_pipe: Any = None
 
     def img2img(self) -> Any:
         """The img2img pipeline over the same components (built on first use)."""
@@ -102,6 +103,16 @@ class LoadedPipeline:
             self.img2img_pipe = StableDiffusionXLImg2ImgPipeline.from_pipe(self.pipe)
             self.img2img_pipe.set_progress_bar_config(disable=True)
         return self.img2img_pipe
+
+    def inpaint(self) -> Any:
+        """The inpainting pipeline over the same components (built on first use; with a
+        text-to-image UNet it keeps the unmasked latents of the init image at every step)."""
+        if self.inpaint_pipe is None:
+            from diffusers import StableDiffusionXLInpaintPipeline
+
+            self.inpaint_pipe = StableDiffusionXLInpaintPipeline.from_pipe(self.pipe)
+            self.inpaint_pipe.set_progress_bar_config(disable=True)
+        return self.inpaint_pipe
 
     def uses_cfg(self, guidance: float) -> bool:
         """Whether a call at `guidance` runs classifier-free guidance (as diffusers decides):
@@ -161,6 +172,7 @@ class DiffusersEngine:
             float(request.guidance),
             request.tileable,
             img2img,
+            request.mask is not None,
             float(request.strength) if img2img else None,
             reference_key(request),
         )
@@ -301,7 +313,8 @@ class DiffusersEngine:
         loaded.loras.activate(loaded.pipe, first.loras, entries)
         loaded.references.activate(loaded.pipe, first, entries, self.allow_download)
         img2img = first.init_image is not None
-        pipe = loaded.img2img() if img2img else loaded.pipe
+        inpaint = img2img and first.mask is not None
+        pipe = loaded.inpaint() if inpaint else loaded.img2img() if img2img else loaded.pipe
         pipe.scheduler = make_scheduler(first.scheduler, loaded.scheduler_config)
         cfg = loaded.uses_cfg(first.guidance)
 
@@ -322,7 +335,9 @@ class DiffusersEngine:
         if img2img:
             kwargs["image"] = [_init_image(r) for r in requests]
             kwargs["strength"] = first.strength
-        else:
+        if inpaint:
+            kwargs["mask_image"] = [_mask_image(r) for r in requests]
+        if inpaint or not img2img:  # the inpainting pipeline does not read it from the image
             kwargs["width"], kwargs["height"] = first.width, first.height
         tiles: AbstractContextManager[None] = (
             circular_padding([pipe.unet, pipe.vae]) if first.tileable else nullcontext()
@@ -414,6 +429,17 @@ class DiffusersEngine:
             import torch
 
             torch.cuda.empty_cache()
+
+
+def _mask_image(request: GenerateRequest) -> Any:
+    """The request's mask as a greyscale PIL image of the canvas size (white: repaint)."""
+    from PIL import Image
+
+    assert request.mask is not None
+    mask = Image.fromarray(np.ascontiguousarray(request.mask, dtype=np.uint8), "L")
+    if mask.size != (request.width, request.height):
+        mask = mask.resize((request.width, request.height), Image.Resampling.NEAREST)
+    return mask
 
 
 def _init_image(request: GenerateRequest) -> Any:
