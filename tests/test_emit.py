@@ -197,3 +197,15 @@ def test_readonly_state_writes_nothing(tmp_path):
     assert not (tmp_path / "cache").exists()
     before = tree(tmp_path)
     assert before  # a.txt
+
+
+def test_a_killed_builds_temp_file_in_the_staging_folder_is_swept(built):
+    """A build killed while writing through assets/.pixelbuild-staging (a bind-mounted assets
+    tree) leaves its temp file there; the next build removes it and the folder."""
+    staging = built.assets / ".pixelbuild-staging"
+    staging.mkdir()
+    (staging / ".tmp-k1ll3d.png").write_bytes(b"half a png")
+    built.edit("a red knight", "a blue knight")
+    r = pb(built, "build", "--json")
+    assert r.code == 0 and r.json["rebuilt"] == ["hero"], r.err
+    assert not staging.exists()

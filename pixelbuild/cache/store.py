@@ -80,6 +80,9 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
+TEMP_PREFIX = ".tmp-"  # the temp files of write_atomic (a killed build may leave one)
+
+
 def write_atomic(dest: Path, data: bytes, staging: Path) -> None:
     """Write `data` to `dest` via a temp file in `staging` and `os.replace`.
 
@@ -87,7 +90,7 @@ def write_atomic(dest: Path, data: bytes, staging: Path) -> None:
     `staging` must be on the same filesystem as `dest` and outside any watched tree.
     """
     staging.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-", suffix=dest.suffix)
+    fd, tmp = tempfile.mkstemp(dir=staging, prefix=TEMP_PREFIX, suffix=dest.suffix)
     try:
         os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600 files; outputs are ordinary files
         with os.fdopen(fd, "wb") as f:

@@ -19,7 +19,7 @@ from pathlib import Path
 from pixelbuild.cache.hashing import digest_bytes
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
-from pixelbuild.cache.store import write_atomic
+from pixelbuild.cache.store import TEMP_PREFIX, write_atomic
 from pixelbuild.errors import (
     DiskFull,
     OwnershipError,
@@ -142,7 +142,15 @@ class Emitter:
         raise AssertionError("a temp file beside the output cannot be on another device")
 
     def close(self) -> None:
-        """Remove the hidden staging folders this emitter made, once empty."""
+        """Remove the hidden staging folders, once empty. A temp file left in the top one is a
+        killed build's (builds hold the project's build lock, and ours are all renamed by now):
+        it goes first, so no build leaves a stray file in the assets tree."""
+        top = self.assets / STAGING
+        if top.is_dir() and not top.is_symlink():
+            self.used_staging.add(top)
+            for stale in top.glob(f"{TEMP_PREFIX}*"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
         for staging in self.used_staging:
             with contextlib.suppress(OSError):
                 staging.rmdir()
