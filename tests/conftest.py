@@ -234,6 +234,28 @@ def rust_checker(name: str) -> Path:
     return Path(built.stdout.strip().splitlines()[-1])
 
 
+def run_rust_main(folder: Path, module: str, main: str) -> None:
+    """Compile `main` (a main.rs with `mod pixel_assets;`) beside `module` with rustc, deny
+    warnings, run it, and require it to print "ok" (skips without rustc)."""
+    import shutil
+
+    rustc = shutil.which("rustc")
+    if rustc is None:
+        pytest.skip("rustc is not installed")
+    (folder / "pixel_assets.rs").write_text(module)
+    (folder / "main.rs").write_text(main)
+    build = subprocess.run(
+        [rustc, "--edition", "2021", "-D", "warnings", "-o", str(folder / "m"), "main.rs"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert build.returncode == 0, build.stderr
+    ran = subprocess.run([str(folder / "m")], capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stderr
+
+
 def tool_unavailable(what: str, require_env: str, reason: str) -> NoReturn:
     """Skip a test whose outside tool cannot be had here, or fail it when `require_env`=1 (CI)."""
     if os.environ.get(require_env) == "1":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import pb, tool_unavailable
+from conftest import pb, run_rust_main, tool_unavailable
 from PIL import Image
 
 from pixelbuild.assemble.autotile import (
@@ -375,9 +375,6 @@ def test_the_rust_module_has_tile_for(built, tmp_path):
     project, _ = built
     source = (project.dir / "src" / "pixel_assets.rs").read_text()
     assert "pub const fn tile_for(mask: u8) -> usize" in source
-    rustc = shutil.which("rustc")
-    if rustc is None:
-        pytest.skip("rustc is not installed")
     _, blob = sheet_tiles(project, "paths")
     checks = "\n".join(
         f"    assert_eq!(paths::tile_for({m}), {blob['tile_for_mask'][m]});" for m in range(256)
@@ -391,18 +388,7 @@ def test_the_rust_module_has_tile_for(built, tmp_path):
         f"{checks}\n"
         '    println!("ok");\n}\n'
     )
-    (tmp_path / "pixel_assets.rs").write_text(source)
-    (tmp_path / "main.rs").write_text(main)
-    build = subprocess.run(
-        [rustc, "--edition", "2021", "-D", "warnings", "-o", str(tmp_path / "m"), "main.rs"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert build.returncode == 0, build.stderr
-    ran = subprocess.run([str(tmp_path / "m")], capture_output=True, text=True, timeout=30)
-    assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stderr
+    run_rust_main(tmp_path, source, main)
 
 
 # -- seams, rebuilds, errors -------------------------------------------------------------------

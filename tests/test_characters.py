@@ -4,12 +4,10 @@ palette, rebuilds per animation, the sheet's metadata, and the Rust module compi
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-from conftest import pb
+from conftest import pb, run_rust_main
 from PIL import Image
 
 from pixelbuild.pixel.palettes import builtin_palette
@@ -90,27 +88,13 @@ def test_changing_one_animation_regenerates_only_its_frames(hero):
 def test_the_rust_module_has_a_range_per_animation_and_direction(hero, tmp_path):
     source = (hero.dir / "src" / "pixel_assets.rs").read_text()
     assert "WALK_S" in source and "ATTACK_E" in source
-    rustc = shutil.which("rustc")
-    if rustc is None:
-        pytest.skip("rustc is not installed")
     main = (
         "mod pixel_assets;\nuse pixel_assets::hero::{walk, Direction};\nfn main() {\n"
         "    assert_eq!(walk(Direction::W).first, 3 * 6 + 6);\n"
         "    assert_eq!(walk(Direction::E), pixel_assets::hero::anim::WALK_E);\n"
         '    println!("ok");\n}\n'
     )
-    (tmp_path / "pixel_assets.rs").write_text(source)
-    (tmp_path / "main.rs").write_text(main)
-    build = subprocess.run(
-        [rustc, "--edition", "2021", "-D", "warnings", "-o", str(tmp_path / "m"), "main.rs"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert build.returncode == 0, build.stderr
-    ran = subprocess.run([str(tmp_path / "m")], capture_output=True, text=True, timeout=30)
-    assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stderr
+    run_rust_main(tmp_path, source, main)
 
 
 def test_the_lock_keeps_what_alignment_measured(hero):
