@@ -1,9 +1,10 @@
 """No-op and one-entry-change build times for large manifests, with DVC as a peer.
 
-    python bench/noop.py [--sizes 100,1000,10000,50000] [--repeat 5] [--dvc-stages 1000]
-                         [--no-dvc] [--workdir DIR] [--keep] [--json PATH]
+    python bench/noop.py [--sizes 100,1000,10000,50000] [--files 1,50] [--repeat 5]
+                         [--dvc-stages 1000] [--no-dvc] [--workdir DIR] [--keep] [--json PATH]
 
-For each N: a manifest of N sprites (size 16, canvas 64, procedural engine) is built once, then
+For each N: a manifest of N sprites (size 16, canvas 64, procedural engine), in one file or split
+into `--files` included files, is built once, then
 `pixelbuild build` is timed as a whole process (interpreter start included), median of
 `--repeat` runs:
   * fast   - the default no-op: the stat snapshot of the last clean build answers;
@@ -65,12 +66,37 @@ def env() -> dict[str, str]:
 
 
 def manifest(n: int, changed: dict[int, str] | None = None) -> str:
-    changed = changed or {}
-    lines = ["project: {size: 16, generate: {canvas: 64}}", "sprites:"]
-    for i in range(n):
+    """A one-file manifest of `n` sprites (`changed`: entry index -> a different prompt)."""
+    return "project: {size: 16, generate: {canvas: 64}}\n" + _sprites(range(n), changed or {})
+
+
+def _sprites(indices: range, changed: dict[int, str]) -> str:
+    lines = ["sprites:"]
+    for i in indices:
         prompt = changed.get(i, f"creature number {i}")
         lines.append(f"  s{i:05d}: {{prompt: {prompt}}}")
     return "\n".join(lines) + "\n"
+
+
+def write_manifest(
+    project: Path, n: int, files: int, changed: dict[int, str] | None = None
+) -> None:
+    """The project's manifest: one file, or (`files` > 1) a pixels.yaml that includes `files`
+    files of n / files sprites each (art/partNN.yaml, one lock shard each); only files whose
+    text changes are written, so an edit touches one file as an editor would."""
+    changed = changed or {}
+    texts = {project / "pixels.yaml": manifest(n, changed)}
+    if files > 1:
+        per = -(-n // files)
+        head = "project: {size: 16, generate: {canvas: 64}}\ninclude: ['art/*.yaml']\n"
+        texts = {project / "pixels.yaml": head}
+        for f in range(files):
+            part = _sprites(range(f * per, min(n, (f + 1) * per)), changed)
+            texts[project / "art" / f"part{f:03d}.yaml"] = part
+    for path, text in texts.items():
+        if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
 
 
 def first_build(project: Path, n: int) -> float:
@@ -97,11 +123,11 @@ def first_build(project: Path, n: int) -> float:
     return time.perf_counter() - start
 
 
-def bench_size(n: int, workdir: Path, repeat: int, keep: bool = False) -> dict:
-    project = workdir / f"n{n}"
+def bench_size(n: int, workdir: Path, repeat: int, keep: bool = False, files: int = 1) -> dict:
+    project = workdir / (f"n{n}" if files <= 1 else f"n{n}-f{files}")
     reused = keep and (project / "pixels.lock").is_file()
     if reused:  # a project kept by an earlier `--keep` run: its first build is not timed again
-        (project / "pixels.yaml").write_text(manifest(n))
+        write_manifest(project, n, files)
         log(f"N={n}: reusing {project}")
         run_timed(["pixelbuild", "build", "-C", str(project)], env=env())
         first = None
@@ -109,7 +135,7 @@ def bench_size(n: int, workdir: Path, repeat: int, keep: bool = False) -> dict:
         if project.exists():
             shutil.rmtree(project)
         project.mkdir(parents=True)
-        (project / "pixels.yaml").write_text(manifest(n))
+        write_manifest(project, n, files)
         log(f"N={n}: first build")
         first = first_build(project, n)
     build = ["pixelbuild", "build", "-C", str(project)]
@@ -135,7 +161,7 @@ def bench_size(n: int, workdir: Path, repeat: int, keep: bool = False) -> dict:
     change_runs = []
     for k in range(repeat):
         i = (k * 7919 + n // 2) % n
-        (project / "pixels.yaml").write_text(manifest(n, {i: f"changed creature {i} run {k}"}))
+        write_manifest(project, n, files, {i: f"changed creature {i} run {k}"})
         run = run_timed([*build, "--json"], env=env())
         body = json.loads(run.stdout)
         assert run.code == 0, run.stderr
@@ -148,7 +174,7 @@ def bench_size(n: int, workdir: Path, repeat: int, keep: bool = False) -> dict:
                 expected = {s: n for s, n in expected.items() if s in body["steps_run"]}
             assert body["steps_run"] == expected, body["steps_run"]
         change_runs.append(run)
-        (project / "pixels.yaml").write_text(manifest(n))  # back, for the next edit
+        write_manifest(project, n, files)  # back, for the next edit
         run_timed(build, env=env())  # rebuild the original entry (from the cache)
     change = statistics.median(r.wall for r in change_runs)
 
@@ -159,6 +185,7 @@ def bench_size(n: int, workdir: Path, repeat: int, keep: bool = False) -> dict:
 
     result = {
         "entries": n,
+        "files": files,
         "first_build_s": None if first is None else round(first, 2),
         "noop_fast_s": round(fast, 4),
         "noop_fast_cpu_s": cpu(fast_runs),
@@ -314,8 +341,16 @@ def main() -> int:
         help="keep the generated projects in --workdir, and reuse those an earlier --keep left "
         "there (their first build is not timed again: compare code versions on one project)",
     )
+    ap.add_argument(
+        "--files",
+        default="1",
+        help="comma-separated layouts: 1 = one pixels.yaml; K > 1 = a pixels.yaml that includes "
+        "K files of N/K sprites (how a large project is kept: one file per folder of assets); "
+        "each size runs in each layout",
+    )
     ap.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = ap.parse_args()
+    layouts = [int(f) for f in args.files.split(",") if f]
     sizes = [int(s) for s in args.sizes.split(",") if s]
     base = args.workdir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
     if args.keep and args.workdir:
@@ -326,7 +361,8 @@ def main() -> int:
     results, dvc = [], None
     try:
         for n in sizes:
-            results.append(bench_size(n, workdir, args.repeat, args.keep))
+            for files in layouts:
+                results.append(bench_size(n, workdir, args.repeat, args.keep, files))
         if not args.no_dvc:
             dvc = bench_dvc(args.dvc_stages, workdir, args.dvc_venv, args.dvc_setup)
     finally:
@@ -334,14 +370,14 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     rows = [
-        [r["entries"], r["first_build_s"], r["noop_fast_s"], r["noop_fast_cpu_s"],
+        [r["entries"], r["files"], r["first_build_s"], r["noop_fast_s"], r["noop_fast_cpu_s"],
          r["noop_full_s"], r["noop_full_cpu_s"], r["locked_s"], r["locked_cpu_s"],
          r["one_change_s"], r["one_change_cpu_s"], r["max_rss_mib"],
          round(r["lock_bytes"] / 1e6, 2), _goal(r),
          {True: "yes", False: "NO"}.get(r.get("meets_target"))]
         for r in results
     ]  # fmt: skip
-    print(table(["entries", "first build", "no-op fast", "(cpu)", "no-op full", "(cpu)",
+    print(table(["entries", "files", "first build", "no-op fast", "(cpu)", "no-op full", "(cpu)",
                  "--locked", "(cpu)", "1 change", "(cpu)", "MiB", "lock MB", "target", "met"],
                 rows))  # fmt: skip
     body = {

@@ -362,10 +362,12 @@ def _engine_kwargs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {name: dict(given) for name in sorted(MODEL_ENGINES)}
 
 
-def _open(args: argparse.Namespace, *, readonly: bool = False) -> Any:
+def _open(args: argparse.Namespace, *, readonly: bool = False, settle: bool = False) -> Any:
     from pixelbuild.run.project import open_project
 
-    project = open_project(args.directory, readonly=readonly, manifest=args.manifest)
+    project = open_project(
+        args.directory, readonly=readonly, manifest=args.manifest, settle=settle
+    )
     for note in project.notes:
         print(f"warning: {note}", file=sys.stderr)
     return project
@@ -398,7 +400,8 @@ def _build(args: argparse.Namespace) -> int:
     fast = not (args.entries or args.locked or args.force or args.gallery)
     if fast and (names := _unchanged(args)) is not None:
         return _report_up_to_date(names, args)
-    project = _open(args, readonly=args.locked)
+    # a whole build may leave out the included files the last one recorded (plan/memo.py)
+    project = _open(args, readonly=args.locked, settle=fast)
     try:
         with _exclusive(project, args, shared=args.locked):
             return _build_project(project, args)
@@ -436,12 +439,12 @@ def _build_project(project: Any, args: argparse.Namespace) -> int:
     from pixelbuild.run.building import build_stale, finish_up_to_date
 
     if not stale and not plan.removed:
-        finish_up_to_date(project, force=args.force, whole=not args.entries)
+        finish_up_to_date(project, plan, force=args.force, whole=not args.entries)
         if args.gallery:
             from pixelbuild.pages.gallery import write_gallery
 
             write_gallery(project)
-        return _report_up_to_date([e.name for e in plan.fresh], args)
+        return _report_up_to_date(plan.up_to_date, args)
     from pixelbuild.cluster.runner import ray_runner
     from pixelbuild.console import make_reporter
     from pixelbuild.pages.gallery import Recorder, build_report, write_gallery
@@ -520,7 +523,7 @@ def _report_locked(plan: Any, as_json: bool, conflicts: list[str] | None = None)
         _print_json(
             {
                 "stale": [{"entry": k, "reasons": v} for k, v in sorted(stale.items())],
-                "up_to_date": [e.name for e in plan.fresh],
+                "up_to_date": plan.up_to_date,
             }
         )
     elif stale:
@@ -532,7 +535,7 @@ def _report_locked(plan: Any, as_json: bool, conflicts: list[str] | None = None)
             print(f"  {name}: {'; '.join(reasons)}", file=sys.stderr)
         print("run `pixelbuild build` and commit the assets and pixels.lock.", file=sys.stderr)
     else:
-        print(f"locked: {len(plan.fresh)} entries up to date", file=sys.stderr)
+        print(f"locked: {len(plan.up_to_date)} entries up to date", file=sys.stderr)
     return EXIT_STALE if stale else EXIT_OK
 
 
@@ -547,7 +550,7 @@ def _plan(args: argparse.Namespace) -> int:
             {
                 "stale": [{"entry": e.name, "reasons": e.reasons} for e in plan.stale],
                 "removed": sorted(plan.removed),
-                "up_to_date": [e.name for e in plan.fresh],
+                "up_to_date": plan.up_to_date,
             }
         )
         return EXIT_OK

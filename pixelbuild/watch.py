@@ -107,7 +107,9 @@ class Watcher:
         while True:
             before = _signatures(self.read)
             try:
-                project = open_project(self.directory, manifest=self.manifest)
+                project = open_project(
+                    self.directory, manifest=self.manifest, settle=not (self.force or self.gallery)
+                )
             except ManifestError as exc:
                 result.errors = [str(issue) for issue in exc.issues]
                 break
@@ -162,7 +164,7 @@ class Watcher:
         result.rebuilt += [n for n in built.rebuilt if n not in result.rebuilt]
         result.failed |= {name: str(failure) for name, failure in built.failed.items()}
         if not built.failed:
-            project.remember_clean_state()
+            project.remember_clean_state(plan)
 
     def drifted(self) -> list[str]:
         """Files whose stat differs from the end of the last pass (a change no event reported)."""

@@ -20,12 +20,13 @@ STATE_SIDE = (f"{STATE}-wal", f"{STATE}-shm", f"{STATE}-journal")
 BLOBS = "blobs"  # content-addressed results (cache/store.py)
 TMP = "tmp"  # temp files of atomic writes
 SNAPSHOT = "snapshot.json"  # the no-op fast path (run/snapshot.py)
+MEMO = "memo.json"  # the included files the last build may leave out next time (plan/memo.py)
 ENGINES = "engines"  # compiled engines (engines/compiled/store.py)
 LOCK = "build.lock"  # one build at a time (run/exclusive.py)
 COMPARE = "compare"  # `pixelbuild compare` pages, one folder per entry (compare/)
 GALLERY = "gallery"  # the gallery page and the last build's report (pages/gallery.py)
 FOLDERS = (BLOBS, TMP, ENGINES, COMPARE, GALLERY)
-FILES = (STATE, *STATE_SIDE, SNAPSHOT, LOCK)
+FILES = (STATE, *STATE_SIDE, SNAPSHOT, MEMO, LOCK)
 QUARANTINE = "corrupt"  # what repair moved aside, for a bug report; deleted by clean --cache
 
 

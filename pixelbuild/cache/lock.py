@@ -76,7 +76,7 @@ class LockEntry:
             for path, out in dict(data.get("outputs", {})).items()
         }
         fields = data.get("fields", {})
-        if not isinstance(fields, dict) or not all(type(v) is str for v in fields.values()):
+        if not isinstance(fields, dict) or not set(map(type, fields.values())) <= {str}:
             raise TypeError("'fields' must map names to fingerprints")  # JSON keys are strings
         return cls(
             kind=str(data["kind"]),

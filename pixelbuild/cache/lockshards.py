@@ -54,17 +54,19 @@ def shard_files(lock_path: Path) -> dict[str, Path]:
 def read_tree(lock_path: Path) -> Lock:
     """pixels.lock and every shard, as one Lock (`read_from` says where each entry was)."""
     lock = _read_file(lock_path, ROOT) or Lock()
+    entries: dict[str, LockEntry] = dict(lock.entries)  # not via LockEntries: nothing read
+    texts = dict(lock.entries.texts)  # is "changed", and its index is made once, at the end
     for shard, path in shard_files(lock_path).items():
         part = _read_file(path, shard)
         if part is None:
             continue
-        entries: dict[str, LockEntry] = dict(lock.entries)
-        entries.update(part.entries)  # not via LockEntries: nothing read is "changed"
-        lock.entries = LockEntries(entries, lock.entries.texts | part.entries.texts)
+        entries.update(part.entries)
+        texts.update(part.entries.texts)
         lock.read_from |= part.read_from
         lock.files = part.files | lock.files
         lock.trained = part.trained | lock.trained
         lock.conflicts += part.conflicts
+    lock.entries = LockEntries(entries, texts)
     return lock
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -140,7 +141,7 @@ class State:
 
     # -- stat cache: a file's digest, re-read only when its signature changes --
 
-    def digest(self, path: Path) -> str:
+    def digest(self, path: str | os.PathLike[str]) -> str:
         """The content digest of `path`, from the stat cache when the file is unchanged."""
         key = str(path)
         sig = _text(signature(path))
@@ -189,7 +190,7 @@ class State:
 
     # -- emit journal: files in the assets tree we wrote, before the lock knows them --
 
-    def owned(self, path: Path) -> str | None:
+    def owned(self, path: str | os.PathLike[str]) -> str | None:
         with self._errors():
             row = self.db.execute("SELECT digest FROM owned WHERE path = ?", (str(path),))
             found = row.fetchone()

@@ -27,12 +27,13 @@ INCLUDE = "include"
 _ALLOWED = (INCLUDE, *ENTRY_SECTIONS)
 
 
-def expand(doc: Document) -> Document:
-    """`doc` with the entries of every file it includes (recursively) merged in."""
+def expand(doc: Document, skip: frozenset[Path] = frozenset()) -> Document:
+    """`doc` with the entries of every file it includes (recursively) merged in. Files in `skip`
+    (resolved paths: files a build need not plan, plan/memo.py) are listed but not read."""
     data = doc.data
     if not isinstance(data, dict) or INCLUDE not in data:
         return doc
-    merger = _Merger(doc)
+    merger = _Merger(doc, skip)
     merger.include_from(doc, [doc.path.resolve()])
     if merger.issues:
         raise ManifestError(merger.issues)
@@ -42,15 +43,17 @@ def expand(doc: Document) -> Document:
 def shard_of(doc: Document) -> dict[str, str]:
     """The included file (project-relative, POSIX) each included entry is written in."""
     base = doc.path.parent.resolve()
-    return {name: part.path.relative_to(base).as_posix() for (_, name), part in doc.parts.items()}
+    rel = {p: p.relative_to(base).as_posix() for p in {part.path for part in doc.parts.values()}}
+    return {name: rel[part.path] for (_, name), part in doc.parts.items()}
 
 
 class _Merger:
     """Reads the included files depth first, in `include:` order, merging their entries into a
     copy of the root's data; every problem is collected (all reported at once)."""
 
-    def __init__(self, root: Document):
+    def __init__(self, root: Document, skip: frozenset[Path]):
         self.root = root
+        self.skip = skip
         self.base = root.path.parent.resolve()
         self.data: dict[str, Any] = dict(root.data)
         self.issues: list[Issue] = []
@@ -80,7 +83,8 @@ class _Merger:
                     self.issues.append(Issue(message, doc.locate((INCLUDE, i))))
                 else:
                     self.files.append(path)
-                    self._merge(path, chain)
+                    if path not in self.skip:
+                        self._merge(path, chain)
 
     def _paths(self, doc: Document, i: int, item: str) -> list[Path]:
         """The files one `include:` item names: a path, or a glob pattern (sorted)."""

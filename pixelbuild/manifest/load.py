@@ -26,23 +26,31 @@ MANIFEST_NAME = "pixels.yaml"
 
 def load_manifest(path: Path) -> tuple[Manifest, Document]:
     """Parse and validate a manifest; raise ManifestError listing every problem found."""
+    return validate_document(read_manifest(path))
+
+
+def read_manifest(path: Path) -> Document:
+    """The manifest file itself, parsed (its includes are read when it is validated)."""
     if not path.exists():
         raise UsageError(
             f"no {path.name} in {path.parent}: run `pixelbuild init` there to start a project, "
             "or point at one with -C DIR (or -f FILE)"
         )
-    return validate_document(load_yaml(path))
+    return load_yaml(path)
 
 
-def validate_document(doc: Document) -> tuple[Manifest, Document]:
+def validate_document(
+    doc: Document, skip: frozenset[Path] = frozenset()
+) -> tuple[Manifest, Document]:
     """Validate a parsed manifest (its includes read from disk); ManifestError lists it all.
     `load_manifest` without the reading: an edit's new text (source.parse_yaml) is validated
-    here before it is written, errors located in it under the manifest's own name."""
+    here before it is written, errors located in it under the manifest's own name. Included
+    files in `skip` are left out (plan/memo.py: their entries are known to be up to date)."""
     path = doc.path
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ManifestError([Issue("the manifest must be a mapping of sections", doc.locate(()))])
-    doc = expand_includes(doc)
+    doc = expand_includes(doc, skip)
     data = doc.data if isinstance(doc.data, dict) else data  # an empty file has no data
     issues: list[Issue] = []
     manifest: Manifest | None = None

@@ -19,7 +19,7 @@ import xxhash
 
 from pixelbuild import defaults, limits
 from pixelbuild.cache.hashing import digest_folder
-from pixelbuild.cache.hub import hub_cache, hub_revision
+from pixelbuild.cache.hub import hub_cache, hub_revision, repo_folder
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
 from pixelbuild.engines.base import LoraRef, ModelRef
@@ -36,6 +36,7 @@ from pixelbuild.manifest.schema import (
     default_out,
 )
 from pixelbuild.manifest.source import Document
+from pixelbuild.plan.memo import Unsettled
 from pixelbuild.targets import TARGET_KINDS, FileInput, Generation, PaletteChoice, Target
 from pixelbuild.targets.trained import TrainedLora
 
@@ -53,8 +54,16 @@ class AbsentInput:
 class Resolver:
     """Turns a Manifest into Targets for a project directory."""
 
-    def __init__(self, manifest: Manifest, doc: Document, state: State, lock: Lock):
+    def __init__(
+        self,
+        manifest: Manifest,
+        doc: Document,
+        state: State,
+        lock: Lock,
+        settled: frozenset[str] = frozenset(),
+    ):
         self.m = manifest
+        self.settled = settled  # entries of files left unparsed (plan/memo.py)
         self.doc = doc
         self.dir = doc.path.parent
         self.state = state
@@ -170,6 +179,8 @@ class Resolver:
         pool = list(self.m.sprites) + list(self.m.animations)
         members: list[str] = []
         for pattern in patterns:
+            if self.settled and fnmatch.filter(self.settled, pattern):
+                raise Unsettled(f"atlas member {pattern!r} is in a file that was not planned")
             for match in fnmatch.filter(pool, pattern):
                 if match not in members:
                     members.append(match)
@@ -250,12 +261,15 @@ class Resolver:
         place: Place = ("models", name)
         if d.repo is not None:
             source, location = "hub", d.repo
-            digest = hub_revision(d.repo) or self.lock.files.get(f"hub:{d.repo}")
+            revision = hub_revision(d.repo)
+            if revision is not None:  # the ref a download moves: it decides the model's digest
+                self.read.add(repo_folder(d.repo) / "refs" / "main")
+            digest = revision or self.lock.files.get(f"hub:{d.repo}")
             if digest:
                 self.files[f"hub:{d.repo}"] = digest
             ref = ModelRef(name, source, location, digest or "missing", self._vae(d.vae), None,
                            d.allow_pickle, d.dtype)  # fmt: skip
-            if hub_revision(d.repo) is None:
+            if revision is None:
                 issue = Issue(
                     f"model {name!r}: {d.repo} is not in the local Hugging Face cache "
                     f"({hub_cache()}); fetch it with `hf download {d.repo}` or build with "

@@ -123,8 +123,8 @@ def build(
     with place.locked("mcp build", say) as project:
         p = project.plan(selection(project, entries))
         if not p.stale and not p.removed:
-            finish_up_to_date(project, force=force, whole=not entries)
-            return BuildSummary(up_to_date=[e.name for e in p.fresh], warnings=project.notes)
+            finish_up_to_date(project, p, force=force, whole=not entries)
+            return BuildSummary(up_to_date=p.up_to_date, warnings=project.notes)
         reporter = _Progress(progress, cancel)
         result = build_stale(
             project, p, reporter, force=force, whole=not entries, engine_options={}

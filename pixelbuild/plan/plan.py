@@ -3,11 +3,13 @@ compared with the lock and the files on disk to say whether, and why, it must be
 
 The planner is the `Graph` targets build their steps through: it memoizes each target's raw and
 pixelize steps, so an atlas and its members share them, and one `auto` palette serves every
-entry that names it.
+entry that names it. It also notes which entries were planned with another's steps (`entangled`):
+the others stand alone, which is what plan/memo.py needs to skip their files next time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 from pixelbuild.cache.hashing import short_digest
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.state import State
+from pixelbuild.plan.memo import Unsettled
 from pixelbuild.plan.steps import PALETTE, STEP_KINDS, TRAIN, Step
 from pixelbuild.targets import ImageTarget, Target
 from pixelbuild.targets.trained import TrainedLora
@@ -60,6 +63,8 @@ class EntryPlan:
 class Plan:
     entries: list[EntryPlan]
     removed: dict[str, list[str]]  # entry -> its old outputs, for entries gone from the manifest
+    settled: list[str] = field(default_factory=list)  # up to date, not planned (plan/memo.py)
+    entangled: frozenset[str] = frozenset()  # entries planned with another entry's steps
 
     @property
     def stale(self) -> list[EntryPlan]:
@@ -70,12 +75,18 @@ class Plan:
         """Entries checked and found up to date (a `build ENTRY...` checks only those named)."""
         return [e for e in self.entries if e.checked and not e.stale]
 
+    @property
+    def up_to_date(self) -> list[str]:
+        """The names of every entry known to be up to date: fresh or settled."""
+        return sorted([e.name for e in self.fresh] + self.settled)
+
 
 class Planner:
     """Builds the step graph for targets and checks it against the lock and the assets tree."""
 
     def __init__(self, assets_root: Path, state: State, lock: Lock):
         self.assets = assets_root
+        self._assets = str(assets_root)
         self.state = state
         self.lock = lock
         self._by_name: dict[str, Target] = {}
@@ -83,14 +94,24 @@ class Planner:
         self._pixelized: dict[str, list[Step]] = {}
         self._palettes: dict[str, Step] = {}
         self._trained: dict[str, Step] = {}
+        self._settled: set[str] = set()
+        self._current: str | None = None  # the target whose steps are being built
+        self._entangled: set[str] = set()
 
-    def plan(self, targets: list[Target], only: set[str] | None = None) -> Plan:
+    def plan(
+        self, targets: list[Target], only: set[str] | None = None, settled: Iterable[str] = ()
+    ) -> Plan:
+        """Plan `targets` (only those in `only` are checked); `settled`: entries left out as
+        known to be up to date (plan/memo.py), never removed, and Unsettled if one is asked for."""
         self._by_name = {t.name: t for t in targets}
+        self._settled = set(settled)
         self._palettes = self._shared_palettes(targets)
         entries = []
         for target in targets:
+            self._current = target.name
             final = target.final_step(self)
             members = {m: [s.key for s in self._member_steps(m)] for m in target.member_names()}
+            self._current = None
             plan = EntryPlan(target, final, members)
             if only is None or target.name in only:
                 self._check(plan)
@@ -100,35 +121,52 @@ class Planner:
         removed = {
             name: sorted(entry.outputs)
             for name, entry in self.lock.entries.items()
-            if name not in self._by_name and (only is None or name in only)
+            if name not in self._by_name
+            and name not in self._settled
+            and (only is None or name in only)
         }
         entries.sort(key=lambda e: e.name)
-        return Plan(entries, removed)
+        return Plan(entries, removed, sorted(self._settled), frozenset(self._entangled))
 
     # -- the Graph targets build their steps through --
 
     def target(self, name: str) -> Target:
+        if name not in self._by_name and name in self._settled:
+            raise Unsettled(f"{self._current} reads {name}, whose file was not planned")
+        self._touch(name)
         return self._by_name[name]
 
     def raw(self, target: ImageTarget) -> list[Step]:
+        self._touch(target.name)
         if target.name not in self._raw:
             self._raw[target.name] = target.raw_steps(self)
         return self._raw[target.name]
 
     def pixelized(self, target: ImageTarget) -> list[Step]:
+        self._touch(target.name)
         if target.name not in self._pixelized:
             self._pixelized[target.name] = target.pixel_steps(self)
         return self._pixelized[target.name]
 
     def shared_palette(self, name: str) -> Step | None:
-        return self._palettes.get(name)
+        step = self._palettes.get(name)
+        if step is not None and self._current is not None:
+            self._entangled.add(self._current)
+        return step
 
     def trained_lora(self, lora: TrainedLora, owner: Target) -> Step:
         """The one train step of `lora`, owned by the first target that uses it."""
+        self._entangled.add(owner.name)
         if lora.name not in self._trained:
             params = lora.key_params()
             self._trained[lora.name] = Step(TRAIN, owner, params, label=f"lora:{lora.name}")
         return self._trained[lora.name]
+
+    def _touch(self, name: str) -> None:
+        """Note that the target being planned uses `name`'s steps (entangling both unless it
+        is the target itself)."""
+        if self._current is not None and name != self._current:
+            self._entangled.update((name, self._current))
 
     def _member_steps(self, name: str) -> list[Step]:
         member = self.target(name)
@@ -158,7 +196,7 @@ class Planner:
             plan.reasons.extend(_changed_fields(locked.fields, plan.fields))
         for out in plan.outputs:
             recorded = locked.outputs.get(out)
-            path = self.assets / out
+            path = f"{self._assets}/{out}"  # a string: 50,000 Paths cost a tenth of a plan
             if recorded is None:
                 if not plan.reasons:
                     plan.reasons.append(f"new output {out}")

@@ -81,7 +81,7 @@ class Builder:
         result = BuildResult()
         emitter = Emitter(p.assets, p.cache / TMP, p.state, p.lock, self.force)
         stale = [e for e in plan.entries if e.stale]
-        result.up_to_date = [e.name for e in plan.fresh]
+        result.up_to_date = plan.up_to_date
         allow_download = any(o.get("allow_download") for o in self.engine_options.values())
         try:
             for entry in stale:

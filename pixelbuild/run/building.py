@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pixelbuild.run.generation import GenerationRunner
 
 
-def finish_up_to_date(project: Project, *, force: bool, whole: bool) -> None:
+def finish_up_to_date(project: Project, plan: Plan, *, force: bool, whole: bool) -> None:
     """What an up-to-date build still writes; `whole`: no entries were named."""
     if project.manifest.project.rust_module:  # derived from the targets: may be missing
         from pixelbuild.cache.layout import TMP
@@ -30,7 +30,7 @@ def finish_up_to_date(project: Project, *, force: bool, whole: bool) -> None:
         write_module(path, module_text(project.targets), project.cache / TMP, force=force)
     project.move_lock_entries()  # entries that moved to another manifest file
     if whole:
-        project.remember_clean_state()
+        project.remember_clean_state(plan)
 
 
 def build_stale(
@@ -58,5 +58,5 @@ def build_stale(
     finally:
         builder.close()
     if not result.failed and whole:
-        project.remember_clean_state()
+        project.remember_clean_state(plan)
     return result

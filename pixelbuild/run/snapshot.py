@@ -38,11 +38,13 @@ def _context(manifest: Path) -> dict[str, object]:
 # big string operations, not 250,000 small JSON values.
 _SEP = "\n"
 _FIELDS = 4  # as cache/signature.py: size, mtime_ns, ctime_ns, inode
+_HEAD = 256  # the paths compared first
 
 
 def record(cache: Path, manifest: Path, paths: list[str], entries: list[str]) -> None:
-    """Remember the signatures of `paths` (which must include manifest and lock)."""
-    names = sorted(set(paths))
+    """Remember the signatures of `paths` (which must include manifest and lock), in their
+    order: the files most likely to change (the manifest's) first, as `check` reads them."""
+    names = list(dict.fromkeys(paths))
     try:
         packed = _signatures(names)
     except OSError:  # gone already: the next build cannot take the fast path anyway
@@ -76,7 +78,10 @@ def check(cache: Path, manifest: Path) -> list[str] | None:
         stored.frombytes(base64.b64decode(body["signatures"], validate=True))
         if len(stored) != _FIELDS * len(paths):
             return None
-        if _signatures(paths) != stored:
+        head = paths[:_HEAD]  # an edit is nearly always here: seen without 50,000 stats
+        if _signatures(head) != stored[: _FIELDS * len(head)]:
+            return None
+        if _signatures(paths[_HEAD:]) != stored[_FIELDS * len(head) :]:
             return None
         return body["entries"].split(_SEP) if body["entries"] else []
     except OSError:  # a file is gone
