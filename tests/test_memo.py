@@ -8,6 +8,7 @@ the build that follows must rebuild what the full plan says."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import PALETTE, Proj, pb
@@ -248,3 +249,62 @@ def test_a_new_hub_revision_of_a_model_is_seen_by_the_no_op_and_the_memo(
     seen, _ = plans(p)
     assert sorted(seen["stale"]) == ["hero", "oak"]
     assert seen["stale"]["hero"] == ["model changed"]
+
+
+def test_random_edits_plan_as_full_plans_do(split):
+    """Thirty random edits, each planned both ways and built: never a difference."""
+    import random
+
+    rng = random.Random(11)
+    names = iter(f"n{i}" for i in range(1000))
+    files = ["art/forest.yaml", "art/caves.yaml", "art/town.yaml"]
+
+    def entries(rel: str) -> list[str]:
+        return [
+            line.split(":")[0].strip()
+            for line in (split.dir / rel).read_text().splitlines()
+            if line.startswith("  ") and "prompt" in line
+        ]
+
+    def sprite_lines(rel: str) -> list[str]:
+        return [ln for ln in (split.dir / rel).read_text().splitlines() if "prompt: " in ln]
+
+    for step in range(30):
+        rel = rng.choice(files)
+        text = (split.dir / rel).read_text()
+        lines = sprite_lines(rel)
+        action = rng.choice(["prompt", "seed", "add", "remove", "move", "touch", "atlas", "out"])
+        if action == "prompt" and lines:
+            line = rng.choice(lines)
+            quote = '"' if 'prompt: "' in line else ""
+            edited = line.replace(f"prompt: {quote}", f"prompt: {quote}{step} ")
+            text = text.replace(line, edited, 1)
+        elif action == "seed" and lines and "frames" not in (line := rng.choice(lines)):
+            edited = re.sub(r", seed: \d+", "", line).replace("}", f", seed: {step}}}")
+            text = text.replace(line, edited, 1)
+        elif action == "add":
+            section = "sprites:\n" if "sprites:" in text else None
+            if section:
+                text = text.replace(section, f"{section}  {next(names)}: {{prompt: new {step}}}\n")
+        elif action == "remove" and len(lines) > 1:
+            text = text.replace(rng.choice(lines) + "\n", "", 1)
+        elif action == "move" and lines and "frames" not in (line := rng.choice(lines)):
+            other = rng.choice([f for f in files if f != rel])
+            other_text = (split.dir / other).read_text()
+            if "sprites:\n" in other_text and "tilesets" not in line:
+                text = text.replace(line + "\n", "", 1)
+                split.write(other, other_text.replace("sprites:\n", f"sprites:\n{line}\n", 1))
+        elif action == "touch":
+            (split.dir / rel).write_text(text)  # same text, new mtime
+        elif action == "atlas" and "atlases:" not in text and entries(rel):
+            text += f"atlases:\n  sheet{step}: {{include: [{entries(rel)[0]}]}}\n"
+        elif action == "out" and lines and "frames" not in (line := rng.choice(lines)):
+            name = line.split(":")[0].strip()
+            if "out:" not in line:
+                text = text.replace(line, line.replace("}", f", out: moved/{name}.png}}"), 1)
+        split.write(rel, text)
+        seen, _ = plans(split)
+        result = build(split)
+        assert sorted(result["rebuilt"]) == sorted(seen["stale"]), (step, action)
+        assert sorted(result["removed"]) == sorted(seen["removed"]), (step, action)
+        assert pb(split, "build", "--locked").code == 0, (step, action)
