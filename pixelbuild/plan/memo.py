@@ -37,6 +37,7 @@ from pixelbuild.cache import layout
 from pixelbuild.cache.hashing import digest_bytes, digest_json
 from pixelbuild.cache.lock import Lock
 from pixelbuild.cache.lockshards import shard_path
+from pixelbuild.cache.signature import signature
 from pixelbuild.engines.registry import ENGINE_VERSIONS
 from pixelbuild.errors import PixelbuildError
 from pixelbuild.manifest.schema import ENTRY_SECTIONS
@@ -67,7 +68,7 @@ class Settled:
 NOTHING = Settled({}, frozenset())
 
 
-def context(root_data: Mapping[str, Any]) -> str:
+def context(root_data: Mapping[str, Any]) -> str | None:
     """What every recorded file's keys also depend on: versions and pixels.yaml's settings.
     (The files they read, a hub model's ref among them, are the project's inputs.)"""
     settings = {k: v for k, v in root_data.items() if k not in ENTRY_SECTIONS and k != "include"}
@@ -76,14 +77,14 @@ def context(root_data: Mapping[str, Any]) -> str:
     try:
         return digest_json(body)
     except (TypeError, ValueError):  # a YAML value JSON cannot hold (a date): no memo
-        return ""
+        return None
 
 
 def settle(cache: Path, project_dir: Path, lock_path: Path, lock: Lock, ctx: str) -> Settled:
     """The recorded files that a whole build may skip (see the module)."""
     try:
         memo = json.loads((cache / MEMO_NAME).read_text(encoding="utf-8"))
-        if not ctx or memo["context"] != ctx:
+        if memo["context"] != ctx:
             return NOTHING
         assets = str(memo["assets"])
         inputs = [str(p) for p in memo["inputs"]]
@@ -124,9 +125,6 @@ def record(
     target = cache / MEMO_NAME
     tmp = cache / f".{MEMO_NAME}.{os.getpid()}.tmp"
     try:
-        if not ctx:
-            target.unlink(missing_ok=True)
-            return
         read = sorted(str(p) for p in inputs)
         body: dict[str, Any] = {
             "context": ctx,
@@ -155,7 +153,7 @@ def record(
 
 
 def forget(cache: Path) -> None:
-    """Drop the memo (a build that is not complete leaves nothing to trust)."""
+    """Drop the memo of a project where none serves (it would only grow stale)."""
     with contextlib.suppress(OSError):
         (cache / MEMO_NAME).unlink(missing_ok=True)
 
@@ -174,11 +172,9 @@ def _signatures(paths: Iterable[str | Path]) -> str:
     packed = array("q")
     for path in paths:
         try:
-            st = os.stat(path)
+            packed.extend(signature(path))
         except OSError:
             packed.extend((-1, -1, -1, -1))
-            continue
-        packed.extend((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     return digest_bytes(packed.tobytes())
 
 

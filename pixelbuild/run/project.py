@@ -170,7 +170,7 @@ def _open_project(
     root_doc = read_manifest(manifest_path)
     root = manifest_path.parent
     lock_path = root / LOCK_NAME
-    context = _memo_context(root_doc, directory)
+    context = _memo_context(root_doc)
     settled, lock = memo.NOTHING, None
     if use_memo and context is not None and directory == root:
         lock = read_lock(lock_path)
@@ -236,7 +236,7 @@ def _open_project(
     )
 
 
-def _memo_context(root: Document, directory: Path) -> str | None:
+def _memo_context(root: Document) -> str | None:
     """plan/memo.py's context for this manifest, or None where no memo serves: a cache the
     manifest moves (the memo lives in the default one), a Rust module or a gallery (both are
     written from every target)."""
