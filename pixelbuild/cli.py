@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import os
@@ -514,6 +515,9 @@ def _print_failures(failed: dict[str, Failure]) -> None:
         )
 
 
+_LISTED = 20  # stale entries `--locked` names one by one before it counts the rest
+
+
 def _report_locked(plan: Any, as_json: bool, conflicts: list[str] | None = None) -> int:
     stale = {e.name: e.reasons for e in plan.stale}
     stale |= {name: ["entry removed from the manifest"] for name in plan.removed}
@@ -531,8 +535,15 @@ def _report_locked(plan: Any, as_json: bool, conflicts: list[str] | None = None)
             f"{len(stale)} stale entries (pixels.lock does not match the manifest):",
             file=sys.stderr,
         )
-        for name, reasons in sorted(stale.items()):
+        listed = sorted(stale.items())
+        for name, reasons in listed[:_LISTED]:
             print(f"  {name}: {'; '.join(reasons)}", file=sys.stderr)
+        if len(listed) > _LISTED:  # a CI log of 50,000 lines helps nobody: say why, counted
+            rest = collections.Counter(r for _, reasons in listed[_LISTED:] for r in reasons)
+            print(f"  ... and {len(listed) - _LISTED} more (`--json` lists every one):",
+                  file=sys.stderr)  # fmt: skip
+            for reason, count in rest.most_common(_LISTED):
+                print(f"    {count} x {reason}", file=sys.stderr)
         print("run `pixelbuild build` and commit the assets and pixels.lock.", file=sys.stderr)
     else:
         print(f"locked: {len(plan.up_to_date)} entries up to date", file=sys.stderr)

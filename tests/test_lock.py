@@ -134,3 +134,17 @@ def test_corrupt_lock_is_a_located_error(built):
     r = pb(built, "plan")
     assert r.code == 2
     assert "pixels.lock:3:" in r.err, r.err
+
+
+def test_locked_names_twenty_stale_entries_and_counts_the_rest_by_reason(make_project):
+    sprites = "".join(f"  s{i:02d}: {{prompt: thing {i}}}\n" for i in range(30))
+    p = make_project("project: {size: 8, generate: {canvas: 32}}\nsprites:\n" + sprites)
+    assert pb(p, "build").code == 0
+    p.write("pixels.yaml", p.manifest.read_text().replace("size: 8", "size: 12"))
+    r = pb(p, "build", "--locked")
+    assert r.code == 3
+    listed = [line for line in r.err.splitlines() if line.startswith("  s")]
+    assert len(listed) == 20 and listed[0].startswith("  s00: size changed")
+    assert "  ... and 10 more (`--json` lists every one):" in r.err
+    assert "    10 x size changed" in r.err
+    assert len(pb(p, "build", "--locked", "--json").json["stale"]) == 30
