@@ -535,6 +535,9 @@ def _checked(check: Any, name: str, value: Any, base: Path) -> dict[str, Any]:
     return found
 
 
+LARGE_FILE = 5000  # entries in pixels.yaml itself past which doctor suggests `include:`
+
+
 def project_report(directory: Path, manifest: Path | None) -> tuple[dict[str, Any], Any]:
     """The manifest's models and LoRAs, present or missing; also the parsed manifest (or None)."""
     path = (manifest or directory / "pixels.yaml").resolve()
@@ -553,7 +556,7 @@ def project_report(directory: Path, manifest: Path | None) -> tuple[dict[str, An
     try:
         from pixelbuild.manifest.load import load_manifest
 
-        parsed, _ = load_manifest(path)
+        parsed, doc = load_manifest(path)
     except Exception as exc:  # ManifestError (printed as the CLI does), or a broken install
         from pixelbuild.errors import PixelbuildError
 
@@ -572,7 +575,18 @@ def project_report(directory: Path, manifest: Path | None) -> tuple[dict[str, An
                 found["message"] += " (no entry uses it)"
     engines = ", ".join(f"{name} {n}" for name, n in used.items()) or "none"
     message = f"{path} ({sum(used.values())} generated entries; engines: {engines})"
-    return item("ok", message, **facts), parsed
+    from pixelbuild.manifest.schema import ENTRY_SECTIONS
+
+    total = sum(len(getattr(parsed, section)) for section in ENTRY_SECTIONS)
+    facts["entries_in_manifest_file"] = own = total - len(doc.parts)
+    hint = []
+    if own > LARGE_FILE:  # every edit of that file plans all of its entries
+        hint.append(
+            f"{path.name} itself holds {own:,} entries: an edit there plans every one of them "
+            "(seconds at tens of thousands); keep them in included files, say one per folder "
+            "of assets (`include:`), and an edit plans only the file it touches"
+        )
+    return item("ok", message, hint, **facts), parsed
 
 
 # --- compiled engines ------------------------------------------------------------------------

@@ -272,3 +272,21 @@ def test_cli_doctor_json_with_a_broken_torch(project: Path, tmp_path: Path) -> N
     assert report["engines"]["procedural"]["usable"]
     assert report["project"]["models"]["gone"]["status"] == "missing"
     assert report["project"]["loras"]["style"]["status"] == "missing"
+
+
+def test_a_manifest_file_of_many_entries_gets_the_include_hint(tmp_path: Path, hub, capsys):
+    from pixelbuild.doctor import LARGE_FILE
+
+    root = tmp_path / "big"
+    root.mkdir()
+    n = LARGE_FILE + 1
+    sprites = "".join(f"  s{i}: {{prompt: p}}\n" for i in range(n))
+    (root / "pixels.yaml").write_text("include: [art/more.yaml]\nsprites:\n" + sprites)
+    (root / "art").mkdir()
+    (root / "art" / "more.yaml").write_text("sprites:\n  extra: {prompt: p}\n")
+    report, _ = doctor_json(capsys, root)
+    assert report["project"]["entries_in_manifest_file"] == n
+    assert "include:" in report["project"]["hint"][0]
+    (root / "pixels.yaml").write_text("include: [art/more.yaml]\nsprites:\n  one: {prompt: p}\n")
+    report, _ = doctor_json(capsys, root)
+    assert report["project"]["entries_in_manifest_file"] == 1 and not report["project"]["hint"]
