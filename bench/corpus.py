@@ -751,6 +751,8 @@ TEST_SUBSET = (
     "dcss-blue-fountain",
     "dcss-floor-snake",
     "dcss-icon-stonesoup",
+    "dcss-wall-orc",
+    "dcss-armour-war",
 )
 FREE_LICENSES = ("CC0-1.0", "public-domain")
 TEST_DATA = ROOT / "tests" / "data" / "real_pixel_art"

@@ -28,7 +28,9 @@ on art up to 128 px, x8 up to 256 px; the totals say how many images each scale 
 Reductions, all to (w, h) on the art's own colours:
 
 - defaults: `PixelParams()`, pixelize's defaults (defaults.PIXEL, what a generated entry gets);
-- image: the settings an `image:` entry resolves to (defaults.PIXEL | defaults.IMPORT_PIXEL);
+- image: the settings an `image:` entry resolves to (defaults.PIXEL | defaults.IMPORT_PIXEL):
+  method fit, cells read by a least-squares fit (pixel/cellfit.py), each given its palette
+  colour by likelihood with a neighbour prior for colours it cannot tell apart (pixel/assign.py);
 - best: reference settings, no background detection (background none, or for sprites the exact
   key colour), remove_orphans false, method fit (the grid fitted, as an `image:` entry does);
 - naive: every pixel snapped to the nearest palette colour in OKLab (for sprites the key colour
@@ -669,7 +671,11 @@ def code_state() -> dict[str, Any]:
             return ""
         return r.stdout.strip() if r.returncode == 0 else ""
 
-    dirty = [ln[3:] for ln in git("status", "--porcelain", "--", "pixelbuild").splitlines()]
+    # (porcelain lines are "XY path": the stripped output has lost the first line's blank X)
+    dirty = [
+        ln.split(maxsplit=1)[1]
+        for ln in git("status", "--porcelain", "--", "pixelbuild").splitlines()
+    ]
     return {"head": git("rev-parse", "--short", "HEAD"), "dirty": dirty}
 
 

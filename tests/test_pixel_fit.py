@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageFilter
 
 from pixelbuild.pixel import PixelParams, builtin_palette, cellfit, pixelize
+from pixelbuild.pixel.assign import assign, neighbour_weight
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 sys.path.insert(0, str(Path(__file__).parent))
@@ -52,6 +54,67 @@ def test_colours_closer_than_the_noise_are_told_apart() -> None:
     naive = realart.cell_accuracy(realart.naive(deg.image, (32, 32), pal, None), art)
     assert got >= 0.97
     assert got > naive + 0.1
+
+
+# Two greys one level apart (beside two distinct colours): closer than a fitted cell's error.
+NEAR = np.array([[100, 100, 100], [101, 101, 101], [40, 60, 20], [200, 120, 90]], np.uint8)
+
+
+def _fitted(idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted cells (h, w, 3) of the art NEAR[idx] degraded at x8, and what each colour reads."""
+    h, w = idx.shape
+    deg = realart.degrade(_rgba(NEAR[idx]), 8, seed=seed)
+    gx, gy = cellfit.fit_grid(deg.image, (w, h))
+    sigma, noise = cellfit.blur_sigma(deg.image, gx, gy, (w, h))
+    cells = np.clip(cellfit.cell_values(deg.image, (w, h), gx, gy, sigma), 0, 255)
+    return cells, cellfit.observed(NEAR, cellfit.CLIP_NOISE * noise)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_runs_of_one_colour_decide_between_colours_a_level_apart(seed: int) -> None:
+    """Art of 4x4 runs: the neighbours' colour decides the cells the likelihood cannot."""
+    idx = np.random.default_rng(seed).integers(0, 4, (8, 8)).repeat(4, 0).repeat(4, 1)
+    cells, seen = _fitted(idx, seed)
+    alone = float((cellfit.nearest(cells, seen) == idx).mean())
+    got = float((assign(cells, seen) == idx).mean())
+    assert got >= 0.95
+    assert got >= alone + 0.03
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_texture_of_independent_cells_gets_no_neighbour_prior(seed: int) -> None:
+    """Cells drawn independently share a colour with a neighbour by chance only: no prior
+    weight, so every cell keeps its own best colour (or all but a few)."""
+    idx = np.random.default_rng(seed).integers(0, 4, (32, 32))
+    assert neighbour_weight(idx, np.ones(idx.shape, bool)) < 0.05
+    cells, seen = _fitted(idx, seed)
+    assert (assign(cells, seen) == cellfit.nearest(cells, seen)).mean() >= 0.99
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_colour_blurred_more_than_lightness_gets_its_own_blur(seed: int) -> None:
+    """A codec keeps colour at lower resolution: chroma blurred at 1.1 px, lightness at 0.7.
+    The fitted blurs tell them apart, and the cells read with them are nearer the truth than
+    with one blur for all."""
+    pal = builtin_palette("pico-8")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(pal), (32, 16)).repeat(2, axis=1)
+    ycc = Image.fromarray(pal[idx].repeat(8, 0).repeat(8, 1)).convert("YCbCr").split()
+    bands = [
+        b.filter(ImageFilter.GaussianBlur(r)) for b, r in zip(ycc, (0.7, 1.1, 1.1), strict=True)
+    ]
+    img = np.asarray(Image.merge("YCbCr", bands).convert("RGB")).astype(np.float64)
+    img = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    gx, gy = cellfit.nominal_grid(img, (32, 32))
+    blurs, _ = cellfit.colour_blurs(img, gx, gy, (32, 32))
+    one, _ = cellfit.blur_sigma(img, gx, gy, (32, 32))
+    assert blurs[1] > 1.3 * blurs[0]
+
+    def rms(cells: np.ndarray) -> float:
+        return float(np.sqrt(((cells - pal[idx].astype(np.float64)) ** 2).mean()))
+
+    own = rms(cellfit.cell_colours(img, (32, 32), gx, gy, blurs))
+    assert own < 0.85 * rms(cellfit.cell_values(img, (32, 32), gx, gy, one))
 
 
 def test_the_grid_follows_a_drift_that_grows_across_the_picture() -> None:

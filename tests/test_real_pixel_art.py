@@ -43,21 +43,24 @@ THRESHOLDS: dict[str, float] = {
     "dcss-blue-fountain": 0.98,  # 1.0000 (naive 0.9167)
     "dcss-door-closed": 0.98,  # 1.0000 (naive 0.9561)
     "dcss-floor-lair": 0.98,  # 1.0000 (naive 0.9883)
-    "dcss-floor-snake": 0.96,  # 0.9863 (naive 0.8887; 23 colours, two 0.006 apart in OKLab)
+    "dcss-floor-snake": 0.965,  # 0.9873 (naive 0.8887; 23 colours, two 0.006 apart in OKLab)
     "dcss-icon-airstrike": 0.98,  # 1.0000
     "dcss-icon-stonesoup": 0.98,  # 1.0000 (naive 0.8917)
-    "dcss-nessos": 0.96,  # 0.9884 (naive 0.8488; 40 colours, two 0.007 apart)
-    "dcss-prince-ribbit": 0.90,  # 0.9294 (naive 0.9395)
+    "dcss-nessos": 0.98,  # 0.9977 (naive 0.8488; 40 colours, two 0.007 apart)
+    # #000000 and #010101, one level apart (the key colour bleeds into both through JPEG's
+    # half-resolution colour, which is why colour differences get their own blur)
+    "dcss-prince-ribbit": 0.93,  # 0.9538 (naive 0.9395; 0.9294 with one blur for all)
     "dcss-statue-dragon": 0.98,  # 1.0000 (naive 0.8643)
     "dcss-wall-relief": 0.98,  # 1.0000
     "x11-6x13-digits": 0.98,  # 1.0000
+    # #000000 and #010101 (65% and 6% of the cells): the neighbours decide most of them
+    "dcss-armour-war": 0.93,  # 0.9498 (naive 0.8824; 0.9377 by the nearest colour alone)
+    # 36 colours, most pairs 1-2 levels apart: closer than a fitted cell's error, and a texture
+    # (few runs for the neighbours to tell): most cells are coin tosses between near shades
+    "dcss-wall-orc": 0.57,  # 0.5967 (naive 0.1865; 0.5576 by the nearest colour alone)
 }
 # Images that score below the naive baseline today, and why.
-BELOW_NAIVE: dict[str, str] = {
-    "dcss-prince-ribbit": "its palette holds both #000000 and #010101: one level apart, and "
-    "noise clipped at black lifts a black cell by about as much, so every choice between them "
-    "is a coin toss (0.929 vs naive 0.940)",
-}
+BELOW_NAIVE: dict[str, str] = {}
 
 NAMES = sorted(p.stem for p in DATA.glob("*.png"))
 
@@ -86,7 +89,7 @@ def scores(name: str) -> tuple[float, float]:
 
 def test_data_is_small_and_sourced() -> None:
     sources = (DATA / "SOURCES.md").read_text()
-    assert 1 <= len(NAMES) <= 12
+    assert 1 <= len(NAMES) <= 14
     assert set(NAMES) == set(THRESHOLDS)
     for name in NAMES:
         assert f"| {name}.png |" in sources, f"{name}.png has no line in SOURCES.md"

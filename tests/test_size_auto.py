@@ -77,8 +77,9 @@ def test_size_auto_builds_imports_through_the_cli(make_project):
     assert r.code == 0, r.err
     assert "size auto:" in r.err
     for name in names:
-        with Image.open(project.assets / "sprites" / f"{name}.png") as out:
-            assert out.size == Image.open(DATA / f"{name}.png").size
+        built, drawn = project.assets / "sprites" / f"{name}.png", DATA / f"{name}.png"
+        with Image.open(built) as out, Image.open(drawn) as original:
+            assert out.size == original.size
 
 
 def test_no_grid_is_a_clear_failure_and_keeps_the_rest(make_project):

@@ -13,7 +13,9 @@ The grid is fitted to the picture's edge profile (how much colour changes across
 summed over the other axis): the strongest comb within a drift of ALLOWED cells over the whole
 axis, its phase read centred on zero (a drift of a pixel up is -1, never step - 1), then every
 border placed at the centre of its own edge energy and a line fitted through them (weighted
-least squares). The blur is the sigma whose model leaves the least residual on sampled lines.
+least squares). The blur is the sigma whose model leaves the least residual on sampled lines,
+one for lightness and one for the colour differences (codecs keep colour at lower resolution).
+Which palette colour a fitted cell is, is assign.py's question.
 """
 
 from __future__ import annotations
@@ -39,10 +41,17 @@ CLIP_NOISE = 1.6
 # Y'CbCr (JPEG's space) with colour differences weighed down: JPEG keeps colour at half
 # resolution and quantises it harder, so a colour error of a few levels is only JPEG.
 CHROMA_WEIGHT = 0.3
-_YCC = np.array(
+# (Without JPEG's offsets: linear, so it commutes with premultiplied alpha.)
+_PLAIN_YCC = np.array(
     [[0.299, 0.587, 0.114], [-0.1687, -0.3313, 0.5], [0.5, -0.4187, -0.0813]], np.float32
 )
+_YCC = _PLAIN_YCC.copy()
 _YCC[1:] *= math.sqrt(CHROMA_WEIGHT)
+# The same codecs keep colour at half resolution and quantise its detail harder, so colour edges
+# are softer than lightness edges: the colour differences get their own blur, fitted the same
+# way, at most this many times the lightness blur. Measured on bench/realart.py (x8 mean, one
+# blur for all: 0.9700; own blurs: 0.9735 at 1.5, 0.9734 unbounded, 0.9724 at 1.25).
+CHROMA_BLUR_MAX = 1.5
 
 
 def edge_profile(rgb: np.ndarray, axis: int, group: int = 1) -> np.ndarray:
@@ -181,45 +190,70 @@ def blur_sigma(
     """The blur (source pixels) whose cell model leaves the least residual on sampled rows and
     columns (across the central WINDOW cells), refined by a parabola through the best candidate
     and its neighbours (in log); and the noise (levels: the RMS of that residual)."""
+    return blur_sigmas(img, gx, gy, size, np.eye(img.shape[2]), [list(range(img.shape[2]))])[0]
+
+
+def blur_sigmas(
+    img: np.ndarray,
+    gx: AxisGrid,
+    gy: AxisGrid,
+    size: tuple[int, int],
+    mix: np.ndarray,
+    groups: list[list[int]],
+) -> list[tuple[float, float]]:
+    """blur_sigma of each group of the channels img @ mix.T (mix (M, C)): one blur for the
+    channels of a group, each group its own; the sampled lines and the cell models of each
+    candidate blur are shared."""
     w, h = size
     H, W = img.shape[:2]
     (ax0, ax1, kx, wx), (ay0, ay1, ky, wy) = _window(W, w, gx), _window(H, h, gy)
     rows = img[np.linspace(0, H - 1, min(SAMPLE_LINES, H)).astype(np.intp), ax0:ax1]
     cols = img[ay0:ay1, np.linspace(0, W - 1, min(SAMPLE_LINES, W)).astype(np.intp)]
+    m = np.asarray(mix, np.float64)
     lines = (
-        (rows.astype(np.float64).transpose(0, 2, 1), (ax1 - ax0, kx, wx)),
-        (cols.astype(np.float64).transpose(1, 2, 0), (ay1 - ay0, ky, wy)),
+        ((rows.astype(np.float64) @ m.T).transpose(0, 2, 1), (ax1 - ax0, kx, wx)),
+        ((cols.astype(np.float64) @ m.T).transpose(1, 2, 0), (ay1 - ay0, ky, wy)),
     )
+    per_channel = (rows.size + cols.size) / img.shape[2]
     top = min(gx.step, gy.step) / 3
     cand = [s for s in SIGMAS if s <= max(top, SIGMAS[0])]
-    memo: dict[int, float] = {}
+    memo: dict[int, np.ndarray] = {}
 
-    def residual(j: int) -> float:
+    def residuals(j: int) -> np.ndarray:
+        """Residual per channel (M,) of candidate j."""
         if j not in memo:
-            r = 0.0
-            for a, (n, m, g) in lines:
-                am = axis_matrix(n, m, g, cand[j])
-                r += float(((a - (a @ _pinv(am).T) @ am.T) ** 2).sum())
+            r = np.zeros(len(m))
+            for a, (n, k, g) in lines:
+                am = axis_matrix(n, k, g, cand[j])
+                r += ((a - (a @ _pinv(am).T) @ am.T) ** 2).sum(axis=(0, 2))
             memo[j] = r
         return memo[j]
 
-    i = min(START, len(cand) - 1)  # walk downhill from a typical blur (residuals are unimodal)
-    while True:
-        nxt = min((j for j in (i - 1, i, i + 1) if 0 <= j < len(cand)), key=residual)
-        if nxt == i:
-            break
-        i = nxt
-    res = [memo.get(j, math.inf) for j in range(len(cand))]
-    i = int(np.argmin(res))
-    noise = math.sqrt(res[i] / (rows.size + cols.size))
-    if 0 < i < len(cand) - 1:
-        y0, y1, y2 = res[i - 1], res[i], res[i + 1]
-        den = y0 - 2 * y1 + y2
-        if den > 0:
-            t = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
-            lo, hi = math.log(cand[i - 1]), math.log(cand[i + 1])
-            return math.exp(math.log(cand[i]) + t * ((hi - lo) / 2)), noise
-    return cand[i], noise
+    out = []
+    for group in groups:
+
+        def residual(j: int, group: list[int] = group) -> float:
+            return float(residuals(j)[group].sum())
+
+        i = min(START, len(cand) - 1)  # walk downhill from a typical blur (unimodal residuals)
+        while True:
+            nxt = min((j for j in (i - 1, i, i + 1) if 0 <= j < len(cand)), key=residual)
+            if nxt == i:
+                break
+            i = nxt
+        res = [residual(j) if j in memo else math.inf for j in range(len(cand))]
+        i = int(np.argmin(res))
+        noise = math.sqrt(res[i] / (per_channel * len(group)))
+        sigma = cand[i]
+        if 0 < i < len(cand) - 1 and i - 1 in memo and i + 1 in memo:
+            y0, y1, y2 = res[i - 1], res[i], res[i + 1]
+            den = y0 - 2 * y1 + y2
+            if den > 0:
+                t = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+                lo, hi = math.log(cand[i - 1]), math.log(cand[i + 1])
+                sigma = math.exp(math.log(cand[i]) + t * ((hi - lo) / 2))
+        out.append((sigma, noise))
+    return out
 
 
 def nominal_grid(img: np.ndarray, size: tuple[int, int]) -> tuple[AxisGrid, AxisGrid]:
@@ -248,6 +282,36 @@ def cell_values(
     return (rows @ px.T).reshape(h, c, w).transpose(0, 2, 1)  # (h, w, C)
 
 
+def colour_blurs(
+    rgb: np.ndarray, gx: AxisGrid, gy: AxisGrid, size: tuple[int, int]
+) -> tuple[tuple[float, float], float]:
+    """The blurs (source pixels) of lightness and of colour differences (see CHROMA_BLUR_MAX),
+    and the noise (levels: blur_sigma's over the RGB channels)."""
+    mix = np.vstack([np.eye(3), _PLAIN_YCC])
+    (_, noise), (luma, _), (chroma, _) = blur_sigmas(
+        rgb[..., :3], gx, gy, size, mix, [[0, 1, 2], [3], [4, 5]]
+    )
+    return (luma, min(chroma, CHROMA_BLUR_MAX * luma)), noise
+
+
+def cell_colours(
+    img: np.ndarray,
+    size: tuple[int, int],
+    gx: AxisGrid,
+    gy: AxisGrid,
+    blurs: tuple[float, float],
+) -> np.ndarray:
+    """The fitted RGB (and, for an (H, W, 4) image of premultiplied RGB and alpha, the fitted
+    alpha) of every cell (h, w, C) float32: lightness and alpha at blurs[0], colour
+    differences at blurs[1]."""
+    ycc = img[..., :3].astype(np.float32) @ _PLAIN_YCC.T
+    sharp = np.concatenate([ycc[..., :1], img[..., 3:].astype(np.float32)], axis=2)
+    vs = cell_values(sharp, size, gx, gy, blurs[0])
+    vc = cell_values(ycc[..., 1:], size, gx, gy, blurs[1])
+    rgb = np.concatenate([vs[..., :1], vc], axis=2) @ np.linalg.inv(_PLAIN_YCC).T.astype(np.float32)
+    return np.concatenate([rgb, vs[..., 1:]], axis=2)
+
+
 def observed(entries: np.ndarray, noise: float) -> np.ndarray:
     """What a flat cell of each colour (K, 3) averages to under Gaussian noise of `noise` levels
     clipped to 0..255: near black and white the noise only adds (#000000 reads about 0.4
@@ -264,20 +328,29 @@ def observed(entries: np.ndarray, noise: float) -> np.ndarray:
     return c * ndtr(lo) + noise * pdf(lo) - ((c - 255) * ndtr(hi) + noise * pdf(hi))
 
 
+def weighted_ycc(colors: np.ndarray) -> np.ndarray:
+    """Colours (..., 3) in weighted Y'CbCr (float64, levels), element-wise (no BLAS)."""
+    m = _YCC.astype(np.float64)
+    c = np.asarray(colors, np.float64)
+    return c[..., 0:1] * m[:, 0] + c[..., 1:2] * m[:, 1] + c[..., 2:3] * m[:, 2]
+
+
 def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Weighted Y'CbCr distance (levels) between colours (..., 3), element-wise."""
     d = (a.astype(np.float64) - b.astype(np.float64)) @ _YCC.T.astype(np.float64)
     return np.sqrt((d**2).sum(-1))
 
 
-def nearest(colors: np.ndarray, entries: np.ndarray) -> np.ndarray:
-    """Index of the nearest entry (K, 3) for each colour (..., 3), in weighted Y'CbCr."""
-    m = _YCC.astype(np.float64)
-    c = colors.reshape(-1, 3).astype(np.float64)
-    c = c[:, 0:1] * m[:, 0] + c[:, 1:2] * m[:, 1] + c[:, 2:3] * m[:, 2]  # (N, 3), no BLAS
-    e = entries.astype(np.float64)
-    e = e[:, 0:1] * m[:, 0] + e[:, 1:2] * m[:, 1] + e[:, 2:3] * m[:, 2]
+def sq_distances(colors: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    """Squared weighted Y'CbCr distances (N, K) of colours (..., 3) to entries (K, 3)."""
+    c = weighted_ycc(colors.reshape(-1, 3))
+    e = weighted_ycc(entries)
     d = (c[:, None, 0] - e[None, :, 0]) ** 2
     d += (c[:, None, 1] - e[None, :, 1]) ** 2
     d += (c[:, None, 2] - e[None, :, 2]) ** 2
-    return d.argmin(axis=1).reshape(colors.shape[:-1])
+    return d
+
+
+def nearest(colors: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    """Index of the nearest entry (K, 3) for each colour (..., 3), in weighted Y'CbCr."""
+    return sq_distances(colors, entries).argmin(axis=1).reshape(colors.shape[:-1])

@@ -13,6 +13,7 @@ from ..defaults import PIXEL
 from ..errors import Issue
 from . import alpha as alpha_ops
 from . import cellfit
+from .assign import assign
 from .dither import PERIODS, dither_cells, dither_period
 from .oklab import oklab_to_srgb, srgb_to_oklab
 from .quantize import PaletteMap, cells6, palette_map
@@ -96,7 +97,7 @@ def _near_mask(cells: np.ndarray, target_lab: np.ndarray, tol: float) -> np.ndar
     d = (t[:, 0] - target_lab[0]) ** 2
     d += (t[:, 1] - target_lab[1]) ** 2
     d += (t[:, 2] - target_lab[2]) ** 2
-    return (d <= np.float32(tol * tol))[cells]
+    return (d <= np.float32(tol * tol)).take(cells)
 
 
 # `background: auto` removes a background only where one is plausible: most of the border one
@@ -159,23 +160,32 @@ def _unmix_cells(px, transparent, bg_rgb, pal, pm):
     """
     n, m, _ = px.shape
     c = px.reshape(-1, 3).astype(np.float32)
-    b = bg_rgb.astype(np.float32)
     f = pal.astype(np.float32)
+    color = pm.index(px.reshape(-1, 3)).astype(np.intp)  # each pixel's own (snapped) colour
+    alpha = np.ones(len(c), np.float32)
+    own_res = ((c - f[color]) ** 2).sum(1)
+    # A pixel within OWN_MARGIN of its own colour is that colour whatever the lines say.
+    sel = np.flatnonzero(own_res > OWN_MARGIN**2)
+    b = bg_rgb.astype(np.float32)
     fb = f - b  # (K, 3)
     den = np.maximum((fb**2).sum(1), 1.0)
-    cb = c - b  # (N, 3)
-    dot = cb[:, 0:1] * fb[:, 0] + cb[:, 1:2] * fb[:, 1] + cb[:, 2:3] * fb[:, 2]  # (N, K)
-    a = np.clip(dot / den, 0.0, 1.0)
-    # |cb - a*fb|^2 without an (N, K, 3) temporary
-    res = (cb**2).sum(1)[:, None] - a * (2 * dot - a * (fb**2).sum(1))
+    cb = c[sel] - b  # (N, 3)
+    dot = cb[:, 0:1] * fb[:, 0]  # (N, K); in place from here on (these are the big arrays)
+    dot += cb[:, 1:2] * fb[:, 1]
+    dot += cb[:, 2:3] * fb[:, 2]
+    a = dot / den
+    np.clip(a, 0.0, 1.0, out=a)
+    # |cb - a*fb|^2 = |cb|^2 + a*(a*|fb|^2 - 2*dot), without an (N, K, 3) temporary
+    res = a * (fb**2).sum(1)
+    res -= 2 * dot
+    res *= a
+    res += (cb**2).sum(1)[:, None]
     best = res.argmin(axis=1)
-    ar = np.arange(len(c))
-    alpha = a[ar, best]
-    own = pm.index(px.reshape(-1, 3))
-    own_res = ((c - f[own]) ** 2).sum(1)
-    on_line = (res[ar, best] <= 24.0**2) & (own_res > res[ar, best] + OWN_MARGIN**2)
-    color = np.where(on_line, best, own)
-    alpha = np.where(on_line, alpha, 1.0)
+    ar = np.arange(len(sel))
+    r = res[ar, best]
+    on_line = (r <= 24.0**2) & (own_res[sel] > r + OWN_MARGIN**2)
+    color[sel[on_line]] = best[on_line]
+    alpha[sel[on_line]] = a[ar, best][on_line]
     if transparent is not None:
         alpha = np.where(transparent.ravel(), 0.0, alpha)
     k = len(pal)
@@ -256,7 +266,9 @@ def _finish(out_idx: np.ndarray, pal: np.ndarray, pm: PaletteMap, p: PixelParams
 def _fit_cells(
     img: np.ndarray, size: tuple[int, int], p: PixelParams, pm: PaletteMap, notes: list[str]
 ) -> np.ndarray:
-    """`method: fit` (see cellfit): the index map (h, w) of cells fitted as blurred flat cells.
+    """`method: fit` (see cellfit): the index map (h, w) of cells fitted as blurred flat cells,
+    each given its palette colour by `assign` (likelihood, and the neighbours between colours
+    closer together than the fit's error).
 
     A cell is transparent where the fitted alpha is under one half, or where its colour is
     nearer the background than any palette colour or within `tolerance` of it (`key` or a
@@ -267,13 +279,13 @@ def _fit_cells(
     rgb = img[..., :3]
     alpha = img[..., 3] if img.shape[2] == 4 and bool((img[..., 3] < 128).any()) else None
     gx, gy = cellfit.fit_grid(rgb, size) if p.phase_search else cellfit.nominal_grid(img, size)
-    sigma, noise = cellfit.blur_sigma(rgb, gx, gy, size)
+    blurs, noise = cellfit.colour_blurs(rgb, gx, gy, size)
     if alpha is None:
-        colour = cellfit.cell_values(rgb, size, gx, gy, sigma)
+        colour = cellfit.cell_colours(rgb, size, gx, gy, blurs)
         opaque = np.ones((h, w), dtype=bool)
     else:
         a = alpha.astype(np.float32)[..., None] / 255
-        v = cellfit.cell_values(np.concatenate([rgb * a, a], axis=2), size, gx, gy, sigma)
+        v = cellfit.cell_colours(np.concatenate([rgb * a, a], axis=2), size, gx, gy, blurs)
         cover = v[..., 3]
         opaque = cover >= 0.5
         colour = v[..., :3] / np.maximum(cover, 1e-3)[..., None]
@@ -281,7 +293,7 @@ def _fit_cells(
     bg = background_color(_Ring.of(img, pm), p, pm, notes)
     entries = pm.palette if bg is None else np.vstack([pm.palette, oklab_to_srgb(bg)])
     seen = cellfit.observed(entries, cellfit.CLIP_NOISE * noise)
-    choice = cellfit.nearest(colour, seen)
+    choice = assign(colour, seen, use=None if alpha is None else opaque)
     if alpha is None:  # (where the image has its own alpha, its transparent pixels hold no colour)
         choice = _vote_misfits(img, (gx, gy), colour, choice, seen)
     if bg is not None:
@@ -483,8 +495,7 @@ def _vote(
     nb = k + 1
     full = src.code
     if cand is not None:
-        full = src.code.copy()
-        full[cand] += nb
+        full = src.code + cand.astype(np.int16) * np.int16(nb)
     counts = cell_counts(gather_blocks(full, ys, xs), nb if cand is None else 2 * nb)
     col_all = counts[:, :nb] if cand is None else counts[:, :nb] + counts[:, nb:]
     n = counts.sum(axis=1)

@@ -74,14 +74,14 @@ class PaletteMap:
         special[p6[:, 0], p6[:, 1], p6[:, 2]] = True
         sp = np.flatnonzero(special.ravel()).astype(np.int32)
         blocks = c0.ravel().astype(np.int32)
-        blocks[sp] = k + np.arange(len(sp), dtype=np.int32)
-        self._blocks = blocks  # 6-bit cell -> block: k constant blocks, then one per special cell
+        blocks[sp] = -1 - (k + np.arange(len(sp), dtype=np.int32))  # negative: not filled yet
+        # 6-bit cell -> block: k constant blocks, then one per special cell (-1 - block until
+        # its table is filled)
+        self._blocks = blocks
         self._cells = sp
         self._table = np.concatenate(
             [np.repeat(np.arange(k, dtype=np.int32), 64), np.zeros(64 * len(sp), np.int32)]
         ).astype(np.uint8)
-        self._filled = np.zeros(k + len(sp), dtype=bool)
-        self._filled[:k] = True
 
     def _fill(self, slots: np.ndarray) -> None:
         """Fill the exact 4x4x4 tables of the given special cells (by slot number)."""
@@ -93,7 +93,7 @@ class PaletteMap:
         k = len(self.palette)
         rows = (k + slots)[:, None] * 64 + np.arange(64)[None, :]
         self._table[rows] = idx
-        self._filled[k + slots] = True
+        self._blocks[cells] = k + slots
 
     def index(self, rgb: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
         """Palette index (uint8) of each colour of a uint8 array (..., 3).
@@ -103,17 +103,17 @@ class PaletteMap:
         """
         rgb = np.asarray(rgb, dtype=np.uint8)
         c6 = cells6(rgb) if cells is None else cells
-        blk = self._blocks[c6]
-        need = ~self._filled[blk]
-        if need.any():
-            self._fill(np.unique(blk[need]) - len(self.palette))
+        blk = self._blocks.take(c6)  # take: about twice as fast as indexing, for big arrays
+        if blk.min() < 0:
+            self._fill(np.unique(-1 - blk[blk < 0]) - len(self.palette))
+            blk = self._blocks.take(c6)
         lo = rgb & np.uint8(3)
         sub = lo[..., 0] << np.uint8(4)
         sub |= lo[..., 1] << np.uint8(2)
         sub |= lo[..., 2]
         blk <<= 6
         blk |= sub
-        return self._table[blk]
+        return self._table.take(blk)
 
     def snap_lab(self, lab: np.ndarray) -> np.ndarray:
         """Exact nearest palette index for OKLab colours (..., 3)."""

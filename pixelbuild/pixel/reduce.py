@@ -117,10 +117,12 @@ def gather_blocks(a: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
 def cell_counts(code_blocks: np.ndarray, nbins: int) -> np.ndarray:
     """Histogram of codes (0..nbins-1) per cell: (h*w, nbins)."""
     h, _, w, _ = code_blocks.shape
-    cid = (np.arange(h, dtype=np.int32)[:, None, None, None] * w) + np.arange(w, dtype=np.int32)[
-        None, None, :, None
-    ]
-    key = cid * np.int32(nbins) + code_blocks.astype(np.int32)
+    cid = (
+        np.arange(h, dtype=np.intp)[:, None, None, None] * w
+        + np.arange(w, dtype=np.intp)[None, None, :, None]
+    )
+    key = code_blocks.astype(np.intp)  # bincount's own index type: no second conversion
+    key += cid * nbins
     return np.bincount(key.ravel(), minlength=h * w * nbins).reshape(h * w, nbins)
 
 
