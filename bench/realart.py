@@ -42,7 +42,9 @@ Reductions, all to (w, h) on the art's own colours:
   / phase_search false): the accuracy each gains is what that setting lost.
 
 Score: cell accuracy against the original (a cell is right when both are transparent, or both
-opaque with the exact same RGB; alpha binarised at 128), opaque-cell accuracy, palette
+opaque with the exact same RGB; alpha binarised at 128), accuracy to the eye (the same, with
+colours within one just-noticeable CIEDE2000 difference counted as one: many real palettes hold
+shades one level apart, which no degraded cell can tell), opaque-cell accuracy, palette
 compliance (share of opaque output pixels on the palette) and whether the output's alpha is only
 0 or 255. Phase errors: the whole-cell shift (-1..1 each axis) that would fix a defaults output
 (best_shift), and the accuracy with it forgiven. pixelize's notes to the user are kept per run.
@@ -293,6 +295,22 @@ def cell_accuracy(out: np.ndarray, art: np.ndarray) -> float:
     return float(same.mean())
 
 
+# CIEDE2000 colour difference at which two colours look the same on a screen: about one just
+# noticeable difference. A palette's #000000 and #010101 are 0.16 apart (no viewer can tell
+# them, and no cell of a degraded picture can be asked to); black and (2, 6, 2) are 2.6 apart.
+VISIBLE = 1.0
+
+
+def visible_accuracy(out: np.ndarray, art: np.ndarray) -> float:
+    """Share of cells right to the eye: both transparent, or both opaque and within VISIBLE in
+    CIEDE2000 (scikit-image's CIELAB and CIEDE2000)."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    to, ta = out[..., 3] < 128, art[..., 3] < 128
+    near = deltaE_ciede2000(rgb2lab(out[..., :3]), rgb2lab(art[..., :3])) <= VISIBLE
+    return float(((to & ta) | (~to & ~ta & near)).mean())
+
+
 def opaque_accuracy(out: np.ndarray, art: np.ndarray) -> float:
     """Share of the art's opaque cells that come out opaque in exactly the same RGB (the footing
     PixelOE, which keeps no transparency, is compared on)."""
@@ -379,7 +397,7 @@ def run_case(
         except Exception as e:  # a failure scores 0 and is reported, the run goes on
             res["errors"][m] = f"{type(e).__name__}: {e}"
             res["scores"][m] = {"accuracy": 0.0, "opaque_accuracy": 0.0, "compliance": 0.0,
-                                "binary_alpha": False}  # fmt: skip
+                                "visible_accuracy": 0.0, "binary_alpha": False}  # fmt: skip
             continue
         timings[m] = time.perf_counter() - t
         if m == "defaults":
@@ -388,6 +406,7 @@ def run_case(
         res["scores"][m] = {
             "accuracy": cell_accuracy(out, art),
             "opaque_accuracy": opaque_accuracy(out, art),
+            "visible_accuracy": visible_accuracy(out, art),
             "compliance": palette_compliance(out, pal),
             "binary_alpha": binary_alpha(out),
         }
@@ -470,6 +489,7 @@ def aggregate(cases: list[dict[str, Any]], images: list[corpus.CorpusImage]) -> 
         for m, sc in c["scores"].items():
             d.setdefault(m, []).append(sc["accuracy"])
             d.setdefault(f"{m}:opaque", []).append(sc.get("opaque_accuracy", float("nan")))
+            d.setdefault(f"{m}:visible", []).append(sc.get("visible_accuracy", float("nan")))
             comp.setdefault(m, []).append(sc["compliance"])
             alpha_ok[m] = alpha_ok.get(m, True) and sc["binary_alpha"]
     rows = []
@@ -503,6 +523,13 @@ def aggregate(cases: list[dict[str, Any]], images: list[corpus.CorpusImage]) -> 
                 "worst": worst[0],
                 "worst_image": worst[1],
             }
+        t["visible"] = {}
+        for m in methods:
+            v = [(r[f"{m}:visible"], r["name"]) for r in rs if f"{m}:visible" in r]
+            if v:
+                worst = min(v)
+                t["visible"][m] = {"mean": float(np.mean([a for a, _ in v])), "worst": worst[0],
+                                   "worst_image": worst[1]}  # fmt: skip
         for m in ("defaults", "image"):
             if m in methods:
                 t[f"{m}_ge_naive"] = float(np.mean([r[m] >= r["naive"] - 1e-12 for r in rs]))
@@ -612,6 +639,14 @@ def print_tables(agg: dict[str, Any], images: list[corpus.CorpusImage]) -> None:
             f"  defaults output off by a whole cell (phase error) in "
             f"{100 * t['defaults_cell_shifted']:.0f}% of runs; with that shift forgiven, defaults "
             f"mean {t['defaults_shift_forgiven']:.4f}"
+        )
+        print(
+            f"  right to the eye (colours within CIEDE2000 {VISIBLE:g} count as one): "
+            + ", ".join(
+                f"{m} {v['mean']:.4f} (worst {v['worst']:.3f} {v['worst_image']})"
+                for m, v in t["visible"].items()
+                if m in cols
+            )
         )
         print(
             "  opaque-cell accuracy (colour where the art is opaque): "
