@@ -18,6 +18,12 @@ iterated conditional modes from the per-cell best.
 
 Colours that are distinct (many error widths apart) differ in log-likelihood by far more than
 four neighbours can add, so the prior only ever decides between colours a cell cannot tell apart.
+
+- A key colour's spill: art flattened on a key (white, magenta) has its largest steps at the
+  key, and a blur fitted a little low leaves a share of each in the cells beside it (black reads
+  a level or two bright: as bright as a near-black shade). The share is fitted (least squares,
+  at most SPILL_MAX) from the cells beside the key that are sure of their colour, taken out of
+  every cell beside it, and the cells are assigned again.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ VAR_FLOOR = 0.1  # levels^2: the least error variance (rounding)
 SURE = 2.0  # log-likelihood lead of a cell sure of its colour
 BETA_SCALE = 0.5
 BETA_MAX = 1.0
+SPILL_MAX = 0.01  # the largest share of the key's step a fitted cell is taken to hold
+SPILL_SURE = 8.0  # levels: a cell this much nearer its label than any other teaches the share
 ICM_ROUNDS = 4
 _STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
@@ -57,10 +65,57 @@ def error_variance(d2: np.ndarray) -> float:
     return var
 
 
-def assign(x: np.ndarray, mu: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
+def assign(
+    x: np.ndarray, mu: np.ndarray, use: np.ndarray | None = None, key: int | None = None
+) -> np.ndarray:
     """The palette index (h, w) of every fitted cell x (h, w, 3) among the colours mu (K, 3)
     (what a flat cell of each averages to: cellfit.observed). `use` marks the cells that hold
-    a colour (default all; transparent cells do not) and so are measured."""
+    a colour (default all; transparent cells do not) and so are measured. `key`: the index in mu
+    of a background key colour the picture was flattened on, if any.
+
+    With a key, twice: the first labels show how much of the key the fit left in the cells
+    beside it (a blur a little off leaves a share of the step: black beside a white key reads a
+    level or two too bright, as bright as a near-black shade of the palette); that share,
+    fitted over the sure cells, is taken out before the labels are chosen again."""
+    lab = _assign(x, mu, use)
+    if key is None:
+        return lab
+    c = mu[lab]
+    nb = _neighbour_steps(c, lab == key)
+    sure = _sure(x, mu, lab) if use is None else _sure(x, mu, lab) & use
+    r = (x - c)[sure].ravel()
+    n = nb[sure].ravel()
+    nn = float(n @ n)
+    if nn <= 0:
+        return lab
+    share = float(np.clip((r @ n) / nn, 0.0, SPILL_MAX))
+    if share <= 0:
+        return lab
+    return _assign(x - share * nb, mu, use)
+
+
+def _neighbour_steps(c: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Sum over each cell's 4-neighbours in `key` of (neighbour - cell) colour (h, w, 3)."""
+    c = c.astype(np.float64)
+    out = np.zeros_like(c)
+    d0, d1 = np.diff(c, axis=0), np.diff(c, axis=1)
+    out[:-1] += d0 * key[1:, :, None]
+    out[1:] -= d0 * key[:-1, :, None]
+    out[:, :-1] += d1 * key[:, 1:, None]
+    out[:, 1:] -= d1 * key[:, :-1, None]
+    return out
+
+
+def _sure(x: np.ndarray, mu: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """Cells whose colour is nearer their label than half the way to the next colour."""
+    d2 = sq_distances(x, mu).reshape(*x.shape[:2], len(mu))
+    if len(mu) < 2:
+        return np.ones(x.shape[:2], bool)
+    two = np.partition(d2, 1, axis=2)[..., :2]
+    return np.sqrt(two[..., 1]) - np.sqrt(two[..., 0]) > SPILL_SURE
+
+
+def _assign(x: np.ndarray, mu: np.ndarray, use: np.ndarray | None) -> np.ndarray:
     h, w, _ = x.shape
     k = len(mu)
     d2 = sq_distances(x, mu)

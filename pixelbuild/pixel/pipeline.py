@@ -293,7 +293,8 @@ def _fit_cells(
     bg = background_color(_Ring.of(img, pm), p, pm, notes)
     entries = pm.palette if bg is None else np.vstack([pm.palette, oklab_to_srgb(bg)])
     seen = cellfit.observed(entries, cellfit.CLIP_NOISE * noise)
-    choice = assign(colour, seen, use=None if alpha is None else opaque)
+    key = None if bg is None else len(pm.palette)
+    choice = assign(colour, seen, use=None if alpha is None else opaque, key=key)
     if alpha is None:  # (where the image has its own alpha, its transparent pixels hold no colour)
         choice = _vote_misfits(img, (gx, gy), colour, choice, seen)
     if bg is not None:

@@ -52,7 +52,8 @@ SOURCE = StepKind(
 GENERATE = StepKind("generate", "1", "generate", None, raw_blobs=True)
 PALETTE = StepKind("palette", "1", "palettes", f"{_ACTIONS}:run_palette")
 # 3: `image:` entries read their cells with method `fit` (pixel/cellfit.py)
-# 4: `fit` blurs colour apart from lightness and picks each cell's colour with its neighbours
+# 4: `fit` blurs colour apart from lightness, picks each cell's colour with its neighbours and
+#    takes out what a key colour spilled into the cells beside it (pixel/assign.py)
 PIXELIZE = StepKind("pixelize", "4", "pixelize", f"{_ACTIONS}:run_pixelize")
 # 3: PNG bytes from pixelbuild/png.py (the same on every platform)
 ASSEMBLE = StepKind("assemble", "3", "assemble", f"{_ACTIONS}:run_assemble")
