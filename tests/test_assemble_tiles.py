@@ -53,5 +53,21 @@ def test_flat_and_degenerate_tiles() -> None:
     edge = np.zeros((8, 8), np.uint8)
     edge[:, 0] = 255  # only the first column differs: its inside neighbours differ too
     assert np.isfinite(seam_metric(edge))
+    assert seam_metric(np.zeros((1, 1, 4))) == 1.0  # one pixel repeats into itself
+    row = np.zeros((1, 8), np.uint8)
+    row[0, 1:7] = 40  # one pixel high: only its ends meet (0 and 0), its inside steps by 40
+    assert seam_metric(row) == 0.0
+    row[0, 7] = 255  # now its ends are 255 apart: against inside steps of 255 / 7 on average
+    assert seam_metric(row) == pytest.approx(7.0)
     with pytest.raises(ValueError):
-        seam_metric(np.zeros((1, 8, 4)))
+        seam_metric(np.zeros((0, 8, 4)))
+
+
+def test_a_tileset_of_one_pixel_tiles_builds(make_project) -> None:
+    """A size the fuzzer wrote (`size: 1`): the seam check has nothing to compare, not a crash."""
+    from conftest import pb
+
+    p = make_project("project: {size: 1, generate: {canvas: 64}}\ntilesets: {dot: {prompt: x}}\n")
+    r = pb(p, "build", "--json")
+    assert r.code == 0, r.err
+    assert r.json["rebuilt"] == ["dot"]
