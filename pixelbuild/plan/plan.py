@@ -85,8 +85,7 @@ class Planner:
     """Builds the step graph for targets and checks it against the lock and the assets tree."""
 
     def __init__(self, assets_root: Path, state: State, lock: Lock):
-        self.assets = assets_root
-        self._assets = str(assets_root)
+        self._assets = str(assets_root)  # outputs are joined to it as strings (see _check)
         self.state = state
         self.lock = lock
         self._by_name: dict[str, Target] = {}
