@@ -57,7 +57,7 @@ if _C_ENCODER is not None:  # markers, default, encoder, indent, separators, sor
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: equal values give equal text."""
-    if _ENCODE is None or isinstance(value, str):
+    if _ENCODE is None:
         return _CANONICAL.encode(value)
     return "".join(_ENCODE(value, 0))
 

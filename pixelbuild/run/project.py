@@ -99,10 +99,10 @@ class Project:
         if self.memo_context is None:
             memo.forget(self.cache)
             return
-        files = {rel: list(names) for rel, names in self.settled.files.items()}
+        files: dict[str, list[str]] = {}  # every included file's entries, parsed or settled
         shut = plan.entangled | self.absent.keys()
         excluded = set()
-        for name, rel in shard_of(self.doc).items():
+        for name, rel in self.lock.shards.items():
             files.setdefault(rel, []).append(name)
             if name in shut:
                 excluded.add(rel)
