@@ -54,7 +54,8 @@ PALETTE = StepKind("palette", "1", "palettes", f"{_ACTIONS}:run_palette")
 # 3: `image:` entries read their cells with method `fit` (pixel/cellfit.py)
 # 4: `fit` blurs colour apart from lightness, picks each cell's colour with its neighbours and
 #    takes out what a key colour spilled into the cells beside it (pixel/assign.py)
-PIXELIZE = StepKind("pixelize", "4", "pixelize", f"{_ACTIONS}:run_pixelize")
+# 5: `fit` weighs each colour by its share of the picture (assign.py's colour prior)
+PIXELIZE = StepKind("pixelize", "5", "pixelize", f"{_ACTIONS}:run_pixelize")
 # 3: PNG bytes from pixelbuild/png.py (the same on every platform)
 ASSEMBLE = StepKind("assemble", "3", "assemble", f"{_ACTIONS}:run_assemble")
 TRAIN = StepKind("train", "1", "train LoRAs", None, in_lock=False)  # run/training.py
