@@ -36,8 +36,13 @@ Reductions, all to (w, h) on the art's own colours:
 - naive: every pixel snapped to the nearest palette colour in OKLab (for sprites the key colour
   is one more, transparent, entry: the baseline is told the key), then a majority per cell on the
   nominal grid (offset 0);
-- pixeloe (--pixeloe, slow): PixelOE's contrast mode when `pixeloe` is importable (its colours
-  snapped to the palette; it keeps no transparency, so compare its opaque-cell accuracy);
+- ceiling: no method's output but the most a reader of each cell on its own can expect (see
+  `ceiling`): the true colours read through the noise alone (sigma 4 / s per channel for a
+  cell's mean), the most likely palette colour taken. Where a palette holds shades a level or
+  two apart, this is below 1 even to the eye, and the targets cannot be asked for;
+- pixeloe (--pixeloe, slow): PixelOE's contrast mode when `pixeloe` is importable, without
+  outline expansion, its colours snapped to the palette and told the key as naive is (it keeps no
+  transparency). It installs beside torch in a throwaway venv: see README's benchmarks;
 - attribution: defaults with one setting changed (background as in best / remove_orphans false
   / phase_search false): the accuracy each gains is what that setting lost.
 
@@ -97,7 +102,7 @@ BLUR = 0.8  # output pixels at x8 (sigma = BLUR * s / 8)
 NOISE = 4.0
 JPEG_Q = 85
 MAX_INPUT = 2048  # longest side of a degraded picture; larger (image, scale) pairs are skipped
-METHODS = ("defaults", "image", "best", "naive", "pixeloe")
+METHODS = ("defaults", "image", "best", "naive", "ceiling", "pixeloe")
 TOGGLES = ("bg", "orphans", "phase")
 
 
@@ -238,6 +243,32 @@ def naive(
     return out
 
 
+def ceiling(art: np.ndarray, palette: np.ndarray, s: int, seed: int) -> np.ndarray:
+    """What an ideal reader of each cell alone gets from the noise alone: every opaque cell's
+    true colour plus the error of the mean of its s*s pixels under the bench's noise (NOISE / s
+    per channel: no blur, no drift, no JPEG, the true grid), decided between the palette colours
+    by maximum a posteriori with the art's own colour frequencies as the prior; alpha is given.
+
+    Blur and resampling are contractions and JPEG a function of the noisy picture, so the
+    degraded picture holds no more about a cell than this one does (data processing), and the
+    mean of a flat cell's pixels is all they say about its colour: no method that decides each
+    cell on its own can expect more. A prior over neighbours can, where the art's neighbours
+    repeat (assign.py's does)."""
+    rng = np.random.default_rng([seed, s, 7])
+    opaque = art[..., 3] >= 128
+    true = art[..., :3][opaque].astype(np.float64)
+    pal = palette.astype(np.float64)
+    freq = np.array([(true == c).all(axis=1).sum() for c in pal], np.float64)
+    sigma = NOISE / s
+    seen = true + sigma * rng.standard_normal(true.shape)
+    d2 = ((seen[:, None, :] - pal[None]) ** 2).sum(axis=2)
+    post = np.log(np.maximum(freq, 0.5))[None] - d2 / (2 * sigma**2)
+    out = np.zeros_like(art)
+    out[opaque, :3] = pal[post.argmax(axis=1)].astype(np.uint8)
+    out[opaque, 3] = 255
+    return out
+
+
 def _pixeloe() -> Callable[..., Any] | None:
     """PixelOE's numpy ("legacy") pixelize, if the package (and its cv2, torch) can be imported."""
     for mod in ("pixeloe.legacy.pixelize", "pixeloe.pixelize"):
@@ -249,20 +280,26 @@ def _pixeloe() -> Callable[..., Any] | None:
 
 
 def pixeloe_reduce(
-    image: np.ndarray, size: tuple[int, int], palette: np.ndarray, s: int
+    image: np.ndarray,
+    size: tuple[int, int],
+    palette: np.ndarray,
+    s: int,
+    key: tuple[int, int, int] | None,
 ) -> np.ndarray | None:
-    """PixelOE's contrast mode (outline expansion 2, no colour matching), its colours snapped to
-    the palette like the naive baseline (it has no transparency); None if unavailable."""
+    """PixelOE's contrast mode without outline expansion (thickness 0: its default of 2 widens
+    the lines of art that is already pixel art, and scores lower here), no colour matching; its
+    colours snapped to the palette as the naive baseline's are (told the key: PixelOE keeps no
+    transparency). None if unavailable."""
     pz = _pixeloe()
     if pz is None:
         return None
     bgr = np.ascontiguousarray(image[..., ::-1])
-    y = pz(bgr, mode="contrast", target_size=size, patch_size=s, thickness=2,
+    y = pz(bgr, mode="contrast", target_size=size, patch_size=s, thickness=0,
            color_matching=False, no_upscale=True)  # fmt: skip
     y = np.ascontiguousarray(np.asarray(y)[..., ::-1])
     if y.shape[:2] != (size[1], size[0]):
         y = np.asarray(Image.fromarray(y).resize(size, Image.Resampling.NEAREST))
-    return naive(y, size, palette, None)
+    return naive(y, size, palette, key)
 
 
 def params_for(method: str, key: tuple[int, int, int] | None) -> PixelParams:
@@ -380,13 +417,15 @@ def run_case(
     }
     names = ["defaults", "image", "best"] + (["+bg", "+orphans", "+phase"] if toggles else [])
     timings = {"degrade": t_deg}
-    for m in [*names, "naive", *(["pixeloe"] if pixeloe else [])]:
+    for m in [*names, "naive", "ceiling", *(["pixeloe"] if pixeloe else [])]:
         t = time.perf_counter()
         try:
             if m == "naive":
                 out = naive(deg.image, (w, h), pal, deg.key)
+            elif m == "ceiling":
+                out = ceiling(art, pal, s, seed)
             elif m == "pixeloe":
-                out = pixeloe_reduce(deg.image, (w, h), pal, s)
+                out = pixeloe_reduce(deg.image, (w, h), pal, s, deg.key)
                 if out is None:
                     continue
             else:
@@ -587,7 +626,7 @@ def _fmt(v: float | None) -> str:
 def print_tables(agg: dict[str, Any], images: list[corpus.CorpusImage]) -> None:
     rows = agg["per_image"]
     scales = sorted({r["scale"] for r in rows})
-    cols = ("defaults", "image", "best", "naive")
+    cols = ("defaults", "image", "best", "naive", "ceiling")
     has_oe = any("pixeloe" in r for r in rows)
     if has_oe:
         cols = (*cols, "pixeloe")
@@ -600,7 +639,8 @@ def print_tables(agg: dict[str, Any], images: list[corpus.CorpusImage]) -> None:
         "changed; off%: runs where defaults come out a whole cell off; dmin: OKLab distance x100 "
         "of the two closest palette colours)"
     )
-    short = {"defaults": "def", "image": "img", "best": "best", "naive": "nai", "pixeloe": "oe"}
+    short = {"defaults": "def", "image": "img", "best": "best", "naive": "nai", "ceiling": "ceil",
+             "pixeloe": "oe"}  # fmt: skip
     head = f"{'image':26s} {'kind':6s} {'size':7s} {'col':>3s}"
     for s in scales:
         head += " |" + "".join(f" {short[c] + str(s):>6s}" for c in cols)
