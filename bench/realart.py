@@ -249,11 +249,12 @@ def ceiling(art: np.ndarray, palette: np.ndarray, s: int, seed: int) -> np.ndarr
     per channel: no blur, no drift, no JPEG, the true grid), decided between the palette colours
     by maximum a posteriori with the art's own colour frequencies as the prior; alpha is given.
 
-    Blur and resampling are contractions and JPEG a function of the noisy picture, so the
-    degraded picture holds no more about a cell than this one does (data processing), and the
-    mean of a flat cell's pixels is all they say about its colour: no method that decides each
-    cell on its own can expect more. A prior over neighbours can, where the art's neighbours
-    repeat (assign.py's does)."""
+    The blur and the resampling mix cells without adding to what the pixels say of them, and
+    JPEG is a function of the noisy picture, so the degraded picture holds no more about a cell
+    than this one does (data processing; a slide gives a cell a few hundredths of a pixel more
+    or less), and the mean of a flat cell's pixels is all they say about its colour: no method
+    that decides each cell on its own can expect more. A prior over neighbours can, where the
+    art's neighbours repeat (assign.py's does)."""
     rng = np.random.default_rng([seed, s, 7])
     opaque = art[..., 3] >= 128
     true = art[..., :3][opaque].astype(np.float64)
