@@ -143,17 +143,12 @@ def _assign(x: np.ndarray, mu: np.ndarray, use: np.ndarray | None) -> np.ndarray
     lab = score.argmax(axis=2)
     if k == 1:
         return lab
-    gap = _gap(score)
+    top2 = np.partition(score, k - 2, axis=2)[..., -2:]
+    gap = top2[..., 1] - top2[..., 0]
     beta = neighbour_weight(lab, use & (gap >= SURE))
     if beta <= 0:
         return lab
     return _icm(score, lab, gap < 4 * beta, beta)
-
-
-def _gap(score: np.ndarray) -> np.ndarray:
-    """How far each cell's best score (h, w, K) leads its second best."""
-    top2 = np.partition(score, score.shape[2] - 2, axis=2)[..., -2:]
-    return top2[..., 1] - top2[..., 0]
 
 
 def _shifted(a: np.ndarray, dy: int, dx: int, fill: bool | int) -> np.ndarray:
